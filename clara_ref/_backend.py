@@ -1,0 +1,107 @@
+"""Array-namespace plumbing shared by every algorithm module.
+
+Algorithm code never imports NumPy for its arithmetic: it asks the arrays it was given for their namespace
+(`array_namespace`), so the same lines run on NumPy, CuPy or `array_api_strict` arrays. Scalars that describe the
+optimizer (t, eta, d, norms) are always Python floats or ints on the host.
+
+For plain NumPy arrays the namespace is NumPy itself (NumPy >= 2 implements the array API standard in its main
+namespace), which avoids the small per-call cost of the compatibility wrapper on the hot path.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["array_namespace", "dot", "sq_norm", "check_gradient", "NonFiniteGradientError", "as_1d_float"]
+
+
+class NonFiniteGradientError(ValueError):
+    """Raised when a gradient holds inf or NaN; the optimizer state is left as it was."""
+
+
+def array_namespace(*arrays):
+    """Return the array-API namespace of ``arrays`` (NumPy itself for NumPy arrays).
+
+    >>> import numpy as np
+    >>> array_namespace(np.zeros(3)) is np
+    True
+    """
+    if all(isinstance(a, np.ndarray) for a in arrays):
+        return np
+    import array_api_compat
+
+    return array_api_compat.array_namespace(*arrays)
+
+
+def dot(xp, a, b) -> float:
+    """Inner product <a, b> of two 1-D arrays as a Python float (one pass, no temporary).
+
+    >>> import numpy as np
+    >>> dot(np, np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+    11.0
+    """
+    if xp is np:
+        return float(np.dot(a, b))      # BLAS: one pass over memory, no temporary array
+    return float(xp.vecdot(a, b))
+
+
+def sq_norm(xp, x) -> float:
+    """Squared Euclidean norm of the 1-D array ``x`` as a Python float (one pass, no temporary).
+
+    >>> import numpy as np
+    >>> sq_norm(np, np.array([3.0, 4.0]))
+    25.0
+    """
+    return dot(xp, x, x)
+
+
+def check_gradient(xp, theta, g, step: int) -> None:
+    """Refuse a gradient whose shape or dtype does not match ``theta``, or that holds inf/NaN.
+
+    ``step`` is the 1-based number of the update being attempted; it is named in the message.
+    The check is a single summation: a sum of finite numbers is finite unless it overflows, and any inf or NaN
+    makes the sum non-finite, so only a non-finite sum triggers the slower element-wise test.
+
+    >>> import numpy as np
+    >>> check_gradient(np, np.zeros(2), np.array([1.0, np.nan]), step=3)
+    Traceback (most recent call last):
+    ...
+    clara_ref._backend.NonFiniteGradientError: non-finite gradient at step 3 (1 of 2 entries are inf or NaN); the state was left unchanged
+    """
+    if tuple(g.shape) != tuple(theta.shape):
+        raise ValueError(f"gradient shape {tuple(g.shape)} does not match theta shape {tuple(theta.shape)}")
+    if g.dtype != theta.dtype:
+        raise ValueError(f"gradient dtype {g.dtype} does not match theta dtype {theta.dtype}")
+    if math.isfinite(float(xp.sum(g))):
+        return
+    bad = int(xp.sum(xp.astype(~xp.isfinite(g), xp.int64)))
+    if bad:
+        raise NonFiniteGradientError(
+            f"non-finite gradient at step {step} ({bad} of {g.shape[0]} entries are inf or NaN); "
+            "the state was left unchanged"
+        )
+
+
+def as_1d_float(theta, name: str = "theta"):
+    """Check that ``theta`` is a 1-D real floating array and return its namespace.
+
+    >>> import numpy as np
+    >>> as_1d_float(np.zeros((2, 2)))
+    Traceback (most recent call last):
+    ...
+    ValueError: theta must be a 1-D array (use clara_ref.flatten for lists of arrays); got shape (2, 2)
+    """
+    if not hasattr(theta, "shape") or not hasattr(theta, "dtype"):
+        raise ValueError(f"{name} must be an array, got {type(theta).__name__}")
+    xp = array_namespace(theta)
+    if len(theta.shape) != 1:
+        raise ValueError(
+            f"{name} must be a 1-D array (use clara_ref.flatten for lists of arrays); got shape {tuple(theta.shape)}"
+        )
+    if not xp.isdtype(theta.dtype, "real floating"):
+        raise ValueError(f"{name} must have a real floating dtype (float32 or float64), got {theta.dtype}")
+    if theta.shape[0] == 0:
+        raise ValueError(f"{name} must have at least one entry")
+    return xp

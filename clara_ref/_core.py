@@ -1,0 +1,100 @@
+"""Pieces shared by the optimizers: the base class, block slicing and the learning-rate guard."""
+
+from __future__ import annotations
+
+import math
+
+from ._backend import as_1d_float, check_gradient, sq_norm
+
+__all__ = ["Optimizer", "block_slices", "block_sq_norms", "guard_rate", "LearningRateError", "begin_update",
+           "safe_exp"]
+
+
+class LearningRateError(FloatingPointError):
+    """The adapted learning rate left the floats (inf, 0 or NaN); the state was left unchanged."""
+
+
+class Optimizer:
+    """Base class: an optimizer is a pair of pure functions ``init`` and ``update`` plus its hyperparameters.
+
+    Subclasses set ``name`` and implement ``init(theta) -> state``,
+    ``update(theta, g, state, *, loss=None) -> (theta, state)`` and ``hyperparameters() -> dict``.
+    """
+
+    name = "optimizer"
+
+    def hyperparameters(self) -> dict:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
+        return f"{self.name}({args})"
+
+
+def begin_update(theta, g, state):
+    """Common checks before an update: theta is a 1-D float array, g matches it and is finite.
+
+    Returns the array namespace. Raises before anything is computed, so a refused gradient leaves the state as it was.
+    """
+    xp = as_1d_float(theta)
+    check_gradient(xp, theta, g, step=state.t + 1)
+    return xp
+
+
+def block_slices(sizes: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """(start, stop) of each block of a flat vector.
+
+    >>> block_slices((2, 3))
+    ((0, 2), (2, 5))
+    """
+    out, start = [], 0
+    for n in sizes:
+        out.append((start, start + n))
+        start += n
+    return tuple(out)
+
+
+def block_sq_norms(xp, x, slices) -> list[float]:
+    """Squared norm of every block of ``x`` as Python floats (one pass over x).
+
+    >>> import numpy as np
+    >>> block_sq_norms(np, np.array([3.0, 4.0, 1.0]), ((0, 2), (2, 3)))
+    [25.0, 1.0]
+    """
+    if len(slices) == 1:
+        return [sq_norm(xp, x)]
+    return [sq_norm(xp, x[a:b]) for a, b in slices]
+
+
+def guard_rate(eta: float, step: int, eta_min: float | None, eta_max: float | None) -> float:
+    """Apply the optional explicit bounds and refuse a rate that is inf, 0 or NaN.
+
+    >>> guard_rate(5.0, 3, None, 1.0)
+    1.0
+    >>> guard_rate(float("inf"), 3, None, None)
+    Traceback (most recent call last):
+    ...
+    clara_ref._core.LearningRateError: learning rate became inf at step 3; bound it with eta_min/eta_max or lower the damping
+    """
+    if not math.isnan(eta):
+        if eta_max is not None and eta > eta_max:
+            eta = eta_max
+        if eta_min is not None and eta < eta_min:
+            eta = eta_min
+    if not math.isfinite(eta) or eta <= 0.0:
+        raise LearningRateError(
+            f"learning rate became {eta!r} at step {step}; bound it with eta_min/eta_max or lower the damping"
+        )
+    return eta
+
+
+def safe_exp(x: float) -> float:
+    """exp(x) that returns inf instead of raising OverflowError (the guard then reports it).
+
+    >>> safe_exp(1000.0)
+    inf
+    """
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf

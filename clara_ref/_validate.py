@@ -1,0 +1,122 @@
+"""Hyperparameter checks: every invalid value raises ValueError naming the parameter and its valid range."""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+__all__ = ["positive", "nonnegative", "open_unit", "in_range", "one_of", "block_sizes", "blocks_tuple"]
+
+
+def _real(name, value):
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if math.isnan(value):
+        raise ValueError(f"{name} must not be NaN")
+    return value
+
+
+def positive(name: str, value, *, allow_inf: bool = False) -> float:
+    """``value`` as a float, refusing anything outside (0, inf).
+
+    >>> positive("eta0", 0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: eta0 must be in (0, inf), got 0.0
+    """
+    v = _real(name, value)
+    if not (v > 0.0) or (math.isinf(v) and not allow_inf):
+        raise ValueError(f"{name} must be in (0, inf{']' if allow_inf else ')'}, got {value!r}")
+    return v
+
+
+def nonnegative(name: str, value) -> float:
+    """``value`` as a float, refusing anything outside [0, inf).
+
+    >>> nonnegative("weight_decay", -1)
+    Traceback (most recent call last):
+    ...
+    ValueError: weight_decay must be in [0, inf), got -1
+    """
+    v = _real(name, value)
+    if not (v >= 0.0) or math.isinf(v):
+        raise ValueError(f"{name} must be in [0, inf), got {value!r}")
+    return v
+
+
+def in_range(name: str, value, lo: float, hi: float, *, lo_open: bool, hi_open: bool) -> float:
+    """``value`` as a float inside the interval given by ``lo``, ``hi`` and the openness flags.
+
+    >>> in_range("c", 1.5, 0.0, 1.0, lo_open=True, hi_open=False)
+    Traceback (most recent call last):
+    ...
+    ValueError: c must be in (0.0, 1.0], got 1.5
+    """
+    v = _real(name, value)
+    ok_lo = v > lo if lo_open else v >= lo
+    ok_hi = v < hi if hi_open else v <= hi
+    if not (ok_lo and ok_hi):
+        raise ValueError(
+            f"{name} must be in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}, got {value!r}"
+        )
+    return v
+
+
+def open_unit(name: str, value) -> float:
+    """``value`` as a float in the open interval (0, 1) (moment coefficients).
+
+    >>> open_unit("beta1", 1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: beta1 must be in (0.0, 1.0), got 1.0
+    """
+    return in_range(name, value, 0.0, 1.0, lo_open=True, hi_open=True)
+
+
+def one_of(name: str, value, options) -> str:
+    """``value`` if it is one of ``options``.
+
+    >>> one_of("move", "step", ("raw", "unit"))
+    Traceback (most recent call last):
+    ...
+    ValueError: move must be one of 'raw', 'unit'; got 'step'
+    """
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(repr(o) for o in options)}; got {value!r}")
+    return value
+
+
+def block_sizes(blocks) -> tuple[int, ...]:
+    """Validate the form of ``blocks``: a non-empty sequence of positive ints.
+
+    >>> block_sizes([3, 0])
+    Traceback (most recent call last):
+    ...
+    ValueError: blocks must be None or a tuple of positive ints, got [3, 0]
+    """
+    try:
+        sizes = tuple(blocks)
+    except TypeError:
+        raise ValueError(f"blocks must be None or a tuple of positive ints, got {blocks!r}") from None
+    if not sizes or any(isinstance(b, bool) or not isinstance(b, Real) or int(b) != b or b < 1 for b in sizes):
+        raise ValueError(f"blocks must be None or a tuple of positive ints, got {blocks!r}")
+    return tuple(int(b) for b in sizes)
+
+
+def blocks_tuple(blocks, size: int) -> tuple[int, ...]:
+    """Validate ``blocks`` (None or positive block sizes summing to ``size``) and return the sizes.
+
+    >>> blocks_tuple(None, 5)
+    (5,)
+    >>> blocks_tuple((2, 2), 5)
+    Traceback (most recent call last):
+    ...
+    ValueError: blocks must sum to theta.size = 5, got (2, 2) (sum 4)
+    """
+    if blocks is None:
+        return (int(size),)
+    sizes = block_sizes(blocks)
+    if sum(sizes) != size:
+        raise ValueError(f"blocks must sum to theta.size = {size}, got {blocks!r} (sum {sum(sizes)})")
+    return sizes

@@ -1,0 +1,346 @@
+"""ALeRA and SALeRA: the 2017 path rule, one learning rate per block, and its Page-Hinkley safety net.
+
+ALeRA ("agnostic learning-rate adaptation")::
+
+    input: direction, eta_0, c (alpha in the paper), C (adapt constant), blocks b = 1..K (layers), sigma rule
+    initialize: p_b = 0, eta_b = eta_0, t = 0
+    for t = 1, 2, ...:
+        x_b <- g_b + lambda theta_b        (the raw gradient, coupled L2 if the direction has it)   (L1)
+        if |x_b| > 1e-6:  p_b <- (1 - c) p_b + c x_b / |x_b|                                       (L2)
+        else:             p_b <- (1 - c) p_b             (tiny gradient: the path only decays)     (L2')
+        mu_t <- c/(2-c) (1 - (1-c)^{2t})                 (transient random-walk mean)              (L3)
+        sigma_b <- 2 mu (1-c)/sqrt(n_b (1+(1-c)^2))  ("exact")  or  c/sqrt(n_b)  ("2017")          (L4)
+        eta_b <- eta_b exp(C (|p_b|^2 - mu_t) / sigma_b)     -- the rate changes BEFORE the move    (L5)
+        s <- direction(g)                                    SGD: g;  Adam: m_hat/(sqrt(v_hat)+eps)   (L6)
+        theta_b <- theta_b - eta_b s_b                                                             (L7)
+
+SALeRA adds, before each ALeRA step, a one-sided Page-Hinkley test on the minibatch loss f_t::
+
+    r = mbratio (batch size / training-set size); k = PH counter
+    lbar <- (k lbar + f_t)/(k+1)  while k <= 1/r,  else  (1-r) lbar + r f_t      (relaxed loss)  (S1)
+    mu0 <- (k mu0 + lbar)/(k+1);  U <- U + (lbar - mu0);  m <- min(m, U);  k <- k+1             (S2)
+    alarm if U - m > lambda,   lambda = ph_lambda x f_1 (fixed at the first loss)              (S3)
+    no alarm: theta_prev <- theta; ALeRA step (L1-L7); t <- t+1
+    alarm:    theta <- theta_prev (backtrack); eta_b <- eta_b / 2 for every b;                  (S4)
+              error if some eta_b < 1e-15; reset lbar = mu0 = U = m = k = 0; this gradient is discarded
+
+Symbols: ``c`` = alpha of 1709.01427; ``C`` = its adapt constant; ``mu_t``, ``sigma_b`` the null mean and spread
+of |p_b|^2; ``state.eta`` is the parameter-weighted geometric mean of the per-block rates ``state.etas``.
+
+Notes
+-----
+* The path always holds normalised *raw gradients*, also around Adam (as the authors' agadam.lua): this is the
+  "Adam with the 2017 rule" of the CLARA paper. The Adam move uses ``adam_direction`` (eps outside the root of the
+  bias-corrected v_hat); agadam.lua puts eps on the uncorrected sqrt(v), which differs only at the eps scale.
+* ``sigma="exact"`` uses the exact stationary spread (R2 of ``clara_ref.reference``); ``sigma="2017"`` the original
+  c/sqrt(n_b), which is sqrt(2) too large for small c. The effective CLARA damping is C mu/sigma_b, which grows
+  like sqrt(n_b); :func:`C_for_damping` converts a CLARA d into C.
+* Default ``C = 1e-4``: for the 650-parameter digits softmax regression, c = 0.2 and the exact sigma that is an
+  effective damping of about 2e-3, the order of the CLARA paper's d = 1e-3.
+* The authors' Lua backtrack is a no-op (it assigns a local); here it really restores the previous iterate.
+  ``reset_path_on_alarm`` and ``reset_t_on_alarm`` default to the Lua behaviour (False): m, v and the paths are kept.
+* A non-finite loss counts as an alarm by itself (the Lua test would silently compare NaN).
+
+References
+----------
+Schoenauer-Sebag, Schoenauer, Sebag, "Stochastic Gradient Descent: Going As Fast As Possible But Not Faster",
+arXiv 1709.01427; code aschoenauer-sebag/salera @ 81e344a (luasrc/alera.lua, agadam.lua, salera.lua); Page (1954)
+and Hinkley (1971) for the change-point test.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+from . import _validate as V
+from . import reference as R
+from ._backend import as_1d_float
+from ._core import LearningRateError, Optimizer, begin_update, block_slices, block_sq_norms, safe_exp
+from .directions import AdamDirection, SGDDirection
+
+__all__ = ["Alera", "AleraState", "Salera", "SaleraState", "PageHinkleyState", "RateFloorError", "alera", "salera",
+           "C_for_damping"]
+
+#: ALeRA's gradient-norm floor: a block whose gradient norm is at most this only decays its path (L2').
+GRAD_NORM_FLOOR = 1e-6
+#: SALeRA stops when a halved rate falls below this.
+RATE_FLOOR = 1e-15
+
+
+class RateFloorError(FloatingPointError):
+    """SALeRA halved a learning rate below 1e-15: training cannot go on (the authors stop here too)."""
+
+
+class AleraState(NamedTuple):
+    """State of :func:`alera`.
+
+    ``t``: updates done. ``eta``: parameter-weighted geometric mean of ``etas``, the rates this update's move used.
+    ``etas``: one rate per block. ``p``: the path (block b in its slice). ``p_sq``: sum_b |p_b|^2. ``reference``:
+    K mu_t, what p_sq was compared with (each block with mu_t). ``multiplier``: the factor by which ``eta`` changed
+    in this update. ``multipliers``: the factor of each block (L5). ``direction``: the direction's state.
+    """
+
+    t: int
+    eta: float
+    etas: tuple
+    p: Any
+    p_sq: float
+    reference: float
+    multiplier: float
+    multipliers: tuple
+    direction: Any
+
+
+def _geometric_mean(etas, sizes) -> float:
+    total = sum(sizes)
+    return math.exp(sum(n * math.log(e) for e, n in zip(etas, sizes)) / total)
+
+
+def C_for_damping(d: float, n: int, c: float = 0.2, sigma: str = "exact") -> float:
+    """The adapt constant C whose effective damping C mu / sigma(n) equals the CLARA damping ``d``.
+
+    >>> round(C_for_damping(1e-3, 650) * 1e5, 3)
+    4.9
+    """
+    d = V.nonnegative("d", d)
+    mu = R.random_walk_mean(c)
+    return d * _sigma(sigma, c, n) / mu
+
+
+def _sigma(rule: str, c: float, n: int) -> float:
+    return R.random_walk_std(c, n) if rule == "exact" else c / math.sqrt(n)      # (L4)
+
+
+class Alera(Optimizer):
+    """ALeRA around a direction; build it with :func:`alera`."""
+
+    name = "alera"
+
+    def __init__(self, direction, eta0, *, c=0.2, C=1e-4, blocks=None, sigma="exact"):
+        if not isinstance(direction, (SGDDirection, AdamDirection)):
+            raise ValueError(f"direction must be sgd_direction() or adam_direction(), got {direction!r}")
+        self.direction = direction
+        self.eta0 = V.positive("eta0", eta0)
+        self.c = V.in_range("c", c, 0.0, 1.0, lo_open=True, hi_open=True)
+        self.C = V.nonnegative("C", C)
+        self.blocks = None if blocks is None else V.block_sizes(blocks)
+        self.sigma = V.one_of("sigma", sigma, ("exact", "2017"))
+
+    def init(self, theta) -> AleraState:
+        xp = as_1d_float(theta)
+        sizes = V.blocks_tuple(self.blocks, theta.shape[0])
+        return AleraState(t=0, eta=self.eta0, etas=(self.eta0,) * len(sizes), p=xp.zeros_like(theta), p_sq=0.0,
+                          reference=0.0, multiplier=1.0, multipliers=(1.0,) * len(sizes),
+                          direction=self.direction.init(theta))
+
+    def update(self, theta, g, state: AleraState, *, loss=None):
+        xp = begin_update(theta, g, state)
+        if state.p.shape != theta.shape:
+            raise ValueError(f"state was made for theta of shape {tuple(state.p.shape)}, got {tuple(theta.shape)}")
+        sizes = V.blocks_tuple(self.blocks, theta.shape[0])
+        slices = block_slices(sizes)
+        t, c = state.t + 1, self.c
+
+        ### Cumulation of normalised raw gradients
+        x = self.direction.gradient(theta, g)                                        # (L1)
+        x_norms = [math.sqrt(q) for q in block_sq_norms(xp, x, slices)]
+        p = state.p * (1.0 - c)                                                      # (L2')
+        for (a, b), nb in zip(slices, x_norms):
+            if nb > GRAD_NORM_FLOOR:
+                p[a:b] += (c / nb) * x[a:b]                                          # (L2)
+        p_sqs = block_sq_norms(xp, p, slices)
+
+        ### Adapt every block's rate before the move
+        mu_t = R.random_walk_mean(c, t)                                              # (L3)
+        multipliers = tuple(safe_exp(self.C * (q - mu_t) / _sigma(self.sigma, c, n))  # (L4, L5)
+                            for q, n in zip(p_sqs, sizes))
+        etas = tuple(e * f for e, f in zip(state.etas, multipliers))
+        for b, e in enumerate(etas):
+            if not math.isfinite(e) or e <= 0.0:
+                raise LearningRateError(f"learning rate of block {b} became {e!r} at step {t}; lower C")
+
+        ### Move with the new rates
+        s, dstate = self.direction.propose(theta, g, state.direction)               # (L6)
+        if len(slices) == 1:
+            new_theta = theta - etas[0] * s                                          # (L7)
+        else:
+            new_theta = xp.asarray(theta, copy=True)
+            for (a, b), e in zip(slices, etas):
+                new_theta[a:b] -= e * s[a:b]                                         # (L7)
+        eta = _geometric_mean(etas, sizes)
+        return new_theta, AleraState(t=t, eta=eta, etas=etas, p=p, p_sq=sum(p_sqs), reference=len(sizes) * mu_t,
+                                     multiplier=eta / state.eta, multipliers=multipliers, direction=dstate)
+
+    def hyperparameters(self) -> dict:
+        return {"eta0": self.eta0, "c": self.c, "C": self.C, "blocks": self.blocks, "sigma": self.sigma,
+                **self.direction.hyperparameters()}
+
+
+def alera(direction, eta0: float, *, c: float = 0.2, C: float = 1e-4, blocks=None, sigma: str = "exact") -> Alera:
+    """ALeRA (arXiv 1709.01427): per-block rates eta_b <- eta_b exp(C (|p_b|^2 - mu_t)/sigma_b), updated before
+    the move, from a path of normalised raw gradients (L1-L7 in the module box).
+
+    Parameters: ``direction`` = ``sgd_direction()`` or ``adam_direction()`` (the move); ``eta0`` initial rate;
+    ``c`` in (0, 1) path constant (alpha); ``C`` >= 0 adapt constant; ``blocks`` None or block sizes (the authors:
+    one block per layer, weight and bias together); ``sigma`` ``"exact"`` or ``"2017"``.
+
+    The first factor is exactly 1, because |p_1|^2 = c^2 = mu_1:
+
+    >>> import numpy as np
+    >>> from clara_ref import sgd_direction
+    >>> opt = alera(sgd_direction(), 0.1, C=0.5)
+    >>> theta, state = opt.update(np.ones(4), np.arange(4.0), opt.init(np.ones(4)))
+    >>> state.etas, state.multiplier
+    ((0.1,), 1.0)
+    """
+    return Alera(direction, eta0, c=c, C=C, blocks=blocks, sigma=sigma)
+
+
+class PageHinkleyState(NamedTuple):
+    """Page-Hinkley statistics (S1-S3): counter ``k``, relaxed loss ``loss_bar``, its running mean ``mu0``,
+    cumulative sum ``U``, its running minimum ``m``, and the threshold ``lam`` (None before the first loss)."""
+
+    k: int
+    loss_bar: float
+    mu0: float
+    U: float
+    m: float
+    lam: float | None
+
+
+class SaleraState(NamedTuple):
+    """State of :func:`salera`.
+
+    ``t``: accepted updates (an alarm does not count). ``eta``, ``etas``: as in :class:`AleraState`. ``alarm``:
+    whether this call raised an alarm. ``alarms``: alarms so far. ``theta_prev``: the iterate before the last
+    accepted update (restored on alarm). ``ph``: the Page-Hinkley statistics. ``alera``: the inner ALeRA state.
+    ``p_sq``, ``reference``, ``multiplier`` read through to the inner state.
+    """
+
+    t: int
+    eta: float
+    etas: tuple
+    alarm: bool
+    alarms: int
+    theta_prev: Any
+    ph: PageHinkleyState
+    alera: AleraState
+
+    @property
+    def p_sq(self) -> float:
+        return self.alera.p_sq
+
+    @property
+    def reference(self) -> float:
+        return self.alera.reference
+
+    @property
+    def multiplier(self) -> float:
+        return self.alera.multiplier
+
+
+_PH_RESET = dict(k=0, loss_bar=0.0, mu0=0.0, U=0.0, m=0.0)
+
+
+class Salera(Optimizer):
+    """SALeRA: ALeRA plus the Page-Hinkley catastrophe test; build it with :func:`salera`."""
+
+    name = "salera"
+
+    def __init__(self, direction, eta0, *, c=0.2, C=1e-4, blocks=None, sigma="exact", mbratio=0.01, ph_lambda=0.1,
+                 ph_threshold=None, backtrack=True, reset_path_on_alarm=False, reset_t_on_alarm=False):
+        self.inner = Alera(direction, eta0, c=c, C=C, blocks=blocks, sigma=sigma)
+        self.mbratio = V.in_range("mbratio", mbratio, 0.0, 1.0, lo_open=True, hi_open=False)
+        self.ph_lambda = V.positive("ph_lambda", ph_lambda)
+        self.ph_threshold = None if ph_threshold is None else V.positive("ph_threshold", ph_threshold)
+        for name, flag in (("backtrack", backtrack), ("reset_path_on_alarm", reset_path_on_alarm),
+                           ("reset_t_on_alarm", reset_t_on_alarm)):
+            if not isinstance(flag, bool):
+                raise ValueError(f"{name} must be True or False, got {flag!r}")
+        self.backtrack, self.reset_path_on_alarm, self.reset_t_on_alarm = backtrack, reset_path_on_alarm, \
+            reset_t_on_alarm
+
+    def init(self, theta) -> SaleraState:
+        inner = self.inner.init(theta)
+        return SaleraState(t=0, eta=inner.eta, etas=inner.etas, alarm=False, alarms=0, theta_prev=theta,
+                           ph=PageHinkleyState(lam=self.ph_threshold, **_PH_RESET), alera=inner)
+
+    def _page_hinkley(self, ph: PageHinkleyState, f: float):
+        r, k = self.mbratio, ph.k
+        lam = ph.lam
+        if lam is None:                                     # threshold fixed once, at the first loss (S3)
+            if not f > 0.0:
+                raise ValueError(f"salera sets its threshold to ph_lambda x the first loss, which must be > 0; got "
+                                 f"{f!r} (pass ph_threshold= to set it directly)")
+            lam = self.ph_lambda * f
+        if k <= 1.0 / r:
+            loss_bar = (k * ph.loss_bar + f) / (k + 1)      # (S1) running mean for the first epoch
+        else:
+            loss_bar = (1.0 - r) * ph.loss_bar + r * f      # (S1) then an EMA with horizon ~ one epoch
+        mu0 = (k * ph.mu0 + loss_bar) / (k + 1)             # (S2)
+        U = ph.U + (loss_bar - mu0)
+        m = min(ph.m, U)
+        return PageHinkleyState(k + 1, loss_bar, mu0, U, m, lam), U - m > lam    # (S3)
+
+    def update(self, theta, g, state: SaleraState, *, loss=None):
+        if loss is None:
+            raise ValueError("salera.update needs the minibatch loss: update(theta, g, state, loss=f)")
+        f = float(loss)
+        if math.isfinite(f):
+            ph, alarm = self._page_hinkley(state.ph, f)
+        else:
+            ph, alarm = state.ph, True                      # a non-finite loss is a catastrophe by itself
+        if not alarm:
+            new_theta, inner = self.inner.update(theta, g, state.alera)
+            return new_theta, SaleraState(t=state.t + 1, eta=inner.eta, etas=inner.etas, alarm=False,
+                                          alarms=state.alarms, theta_prev=theta, ph=ph, alera=inner)
+        ### Alarm (S4): back to the previous iterate, halve every rate, reset the test, discard this gradient
+        etas = tuple(e / 2.0 for e in state.alera.etas)
+        if min(etas) < RATE_FLOOR:
+            raise RateFloorError(f"salera: a learning rate fell to {min(etas)!r} < 1e-15 after an alarm at step "
+                                 f"{state.t + 1}; training cannot continue")
+        inner = state.alera
+        sizes = V.blocks_tuple(self.inner.blocks, theta.shape[0])
+        inner = inner._replace(etas=etas, eta=_geometric_mean(etas, sizes), multiplier=0.5,
+                               multipliers=(0.5,) * len(etas))
+        if self.reset_path_on_alarm:
+            inner = inner._replace(p=inner.p * 0.0, p_sq=0.0)
+        if self.reset_t_on_alarm:
+            inner = inner._replace(t=0)
+        new_theta = state.theta_prev if self.backtrack else theta
+        return new_theta, SaleraState(t=state.t, eta=inner.eta, etas=etas, alarm=True, alarms=state.alarms + 1,
+                                      theta_prev=state.theta_prev, ph=PageHinkleyState(lam=ph.lam, **_PH_RESET),
+                                      alera=inner)
+
+    def hyperparameters(self) -> dict:
+        return {**self.inner.hyperparameters(), "mbratio": self.mbratio, "ph_lambda": self.ph_lambda,
+                "ph_threshold": self.ph_threshold, "backtrack": self.backtrack,
+                "reset_path_on_alarm": self.reset_path_on_alarm, "reset_t_on_alarm": self.reset_t_on_alarm}
+
+
+def salera(direction, eta0: float, *, c: float = 0.2, C: float = 1e-4, blocks=None, sigma: str = "exact",
+           mbratio: float = 0.01, ph_lambda: float = 0.1, ph_threshold: float | None = None, backtrack: bool = True,
+           reset_path_on_alarm: bool = False, reset_t_on_alarm: bool = False) -> Salera:
+    """SALeRA (arXiv 1709.01427): ALeRA plus a Page-Hinkley test on the loss that, on alarm, restores the
+    iterate from before the last update and halves every rate (S1-S4 in the module box).
+
+    Parameters as :func:`alera`, plus: ``mbratio`` in (0, 1] = batch size / training-set size; ``ph_lambda`` > 0,
+    the threshold as a fraction of the first loss (the Lua gLambda); ``ph_threshold`` an absolute threshold instead;
+    ``backtrack`` restore the previous iterate on alarm; ``reset_path_on_alarm``, ``reset_t_on_alarm`` as ensmallen
+    (both off, as the Lua code). ``update`` needs ``loss=``.
+
+    A jump of the loss far above its running mean raises an alarm:
+
+    >>> import numpy as np
+    >>> from clara_ref import sgd_direction
+    >>> opt = salera(sgd_direction(), 0.1)
+    >>> theta, st = np.ones(2), opt.init(np.ones(2))
+    >>> theta, st = opt.update(theta, np.ones(2), st, loss=1.0)
+    >>> theta2, st = opt.update(theta, np.ones(2), st, loss=50.0)
+    >>> st.alarm, st.etas, theta2.tolist()
+    (True, (0.05,), [1.0, 1.0])
+    """
+    return Salera(direction, eta0, c=c, C=C, blocks=blocks, sigma=sigma, mbratio=mbratio, ph_lambda=ph_lambda,
+                  ph_threshold=ph_threshold, backtrack=backtrack, reset_path_on_alarm=reset_path_on_alarm,
+                  reset_t_on_alarm=reset_t_on_alarm)

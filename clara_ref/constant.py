@@ -1,0 +1,88 @@
+"""Constant-rate optimizers: ``sgd`` and ``adam`` move by eta times their direction.
+
+::
+
+    input: eta, a direction (``clara_ref.directions``), theta_0
+    initialize: direction state (Adam: m_0 = v_0 = 0), t = 0
+    for t = 1, 2, ...:
+        s_t <- direction(g_t)                      (C1)  SGD: g_t;  Adam: m_hat/(sqrt(v_hat)+eps)
+        theta_t <- theta_{t-1} - eta * s_t         (C2)
+
+References
+----------
+Robbins & Monro (1951) for SGD; Kingma & Ba, arXiv 1412.6980, Algorithm 1 for Adam.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from . import _validate as V
+from ._core import Optimizer, begin_update
+from .directions import adam_direction, sgd_direction
+
+__all__ = ["ConstantRate", "ConstantRateState", "sgd", "adam"]
+
+
+class ConstantRateState(NamedTuple):
+    """``t``: updates done; ``eta``: the (constant) learning rate; ``direction``: the direction's state."""
+
+    t: int
+    eta: float
+    direction: Any
+
+
+class ConstantRate(Optimizer):
+    """Move by ``eta * s`` with a fixed ``eta``; see :func:`sgd` and :func:`adam`."""
+
+    def __init__(self, direction, eta0: float, name: str):
+        self.direction = direction
+        self.eta0 = V.positive("eta0", eta0)
+        self.name = name
+
+    def init(self, theta) -> ConstantRateState:
+        from ._backend import as_1d_float
+
+        as_1d_float(theta)
+        return ConstantRateState(t=0, eta=self.eta0, direction=self.direction.init(theta))
+
+    def update(self, theta, g, state: ConstantRateState, *, loss=None):
+        begin_update(theta, g, state)
+        s, dstate = self.direction.propose(theta, g, state.direction)   # (C1)
+        theta = theta - state.eta * s                                    # (C2)
+        return theta, ConstantRateState(t=state.t + 1, eta=state.eta, direction=dstate)
+
+    def hyperparameters(self) -> dict:
+        return {"eta0": self.eta0, **self.direction.hyperparameters()}
+
+
+def sgd(eta0: float, weight_decay: float = 0.0) -> ConstantRate:
+    """Plain SGD at a constant rate: theta <- theta - eta0 * (g + weight_decay * theta) (C1, C2).
+
+    Symbols: ``eta0`` = torch's ``lr``; ``weight_decay`` = coupled L2, as torch.optim.SGD (no momentum).
+
+    >>> import numpy as np
+    >>> opt = sgd(0.1)
+    >>> theta, state = opt.update(np.array([1.0]), np.array([2.0]), opt.init(np.array([1.0])))
+    >>> theta.tolist(), state.t, state.eta
+    ([0.8], 1, 0.1)
+    """
+    return ConstantRate(sgd_direction(weight_decay=weight_decay), eta0, "sgd")
+
+
+def adam(eta0: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+         weight_decay: float = 0.0) -> ConstantRate:
+    """Adam at a constant rate (Kingma & Ba Algorithm 1, literal m_hat and v_hat, eps outside the root).
+
+    Symbols: ``eta0`` = torch's ``lr``; ``beta1, beta2`` = torch's ``betas``; ``weight_decay`` = coupled L2
+    (torch.optim.Adam's ``weight_decay``, not AdamW). Reference: arXiv 1412.6980.
+
+    The first step moves every coordinate by about eta0 (m_hat = g, v_hat = g^2):
+
+    >>> import numpy as np
+    >>> opt = adam(0.01)
+    >>> theta, state = opt.update(np.zeros(2), np.array([5.0, -0.1]), opt.init(np.zeros(2)))
+    >>> np.round(theta, 6).tolist()
+    [-0.01, 0.01]
+    """
+    return ConstantRate(adam_direction(beta1, beta2, eps, weight_decay), eta0, "adam")

@@ -1,0 +1,154 @@
+"""Directions: what a base optimizer proposes before any learning rate is applied.
+
+::
+
+    SGD direction                          Adam direction (Kingma & Ba 2015, Algorithm 1)
+    --------------------------------       ----------------------------------------------------------
+    input: g_t, theta_{t-1}, lambda        input: g_t, theta_{t-1}, beta1, beta2, eps, lambda
+    g <- g_t + lambda * theta_{t-1}  (E1)  g <- g_t + lambda * theta_{t-1}                      (E1)
+    s_t <- g                         (E2)  m_t <- beta1 * m_{t-1} + (1 - beta1) * g             (E2)
+                                           v_t <- beta2 * v_{t-1} + (1 - beta2) * g^2           (E3)
+                                           m_hat <- m_t / (1 - beta1^t)                         (E4)
+                                           v_hat <- v_t / (1 - beta2^t)                         (E5)
+                                           s_t <- m_hat / (sqrt(v_hat) + eps)                   (E6)
+
+A direction is a small immutable object with ``init(theta) -> state`` and
+``propose(theta, g, state) -> (s, state)``. Optimizers wrap it: ``sgd``/``adam`` move by ``eta * s`` with a
+constant ``eta``; ``clara`` and ``alera`` adapt ``eta`` from the path of (normalised) directions. The Monte Carlo of
+``clara_ref.reference`` calls the same ``propose`` on arrays of shape (trials, n), so there is exactly one copy of
+Adam in the library.
+
+Symbols: ``beta1``, ``beta2`` are torch's ``betas``; ``eps`` sits outside the square root (as torch.optim.Adam);
+``weight_decay`` (lambda) is coupled L2 added to the gradient, as torch.optim and the authors' Adam_Clara do.
+
+Notes
+-----
+* ``t`` is 0 in a fresh state and 1-based in the bias corrections (E4, E5).
+* m_hat and v_hat are formed literally. torch folds the corrections into the step size; the two agree to float
+  rounding (checked in tests/test_torch_crosscheck.py).
+
+References
+----------
+Kingma & Ba, "Adam: A Method for Stochastic Optimization", arXiv 1412.6980, Algorithm 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from . import _validate as V
+from ._backend import array_namespace
+
+__all__ = ["SGDDirection", "AdamDirection", "SGDDirectionState", "AdamDirectionState", "sgd_direction",
+           "adam_direction"]
+
+
+class SGDDirectionState(NamedTuple):
+    """State of the SGD direction: only the number of proposals made."""
+
+    t: int
+
+
+class AdamDirectionState(NamedTuple):
+    """State of the Adam direction: step count ``t``, first moment ``m``, second moment ``v``."""
+
+    t: int
+    m: Any
+    v: Any
+
+
+@dataclass(frozen=True)
+class SGDDirection:
+    """The SGD direction s = g (+ weight_decay * theta). Build it with :func:`sgd_direction`."""
+
+    weight_decay: float = 0.0
+    name = "sgd"
+
+    def init(self, theta) -> SGDDirectionState:
+        return SGDDirectionState(t=0)
+
+    def gradient(self, theta, g):
+        """The gradient the direction sees: g plus coupled L2 (E1). ``g`` itself when weight_decay is 0."""
+        return g + self.weight_decay * theta if self.weight_decay else g
+
+    def propose(self, theta, g, state: SGDDirectionState):
+        return self.gradient(theta, g), SGDDirectionState(t=state.t + 1)  # (E1, E2)
+
+    def hyperparameters(self) -> dict:
+        return {"direction": "sgd", "weight_decay": self.weight_decay}
+
+
+@dataclass(frozen=True)
+class AdamDirection:
+    """The Adam direction m_hat / (sqrt(v_hat) + eps). Build it with :func:`adam_direction`."""
+
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    name = "adam"
+
+    def init(self, theta) -> AdamDirectionState:
+        xp = array_namespace(theta)
+        return AdamDirectionState(t=0, m=xp.zeros_like(theta), v=xp.zeros_like(theta))
+
+    def gradient(self, theta, g):
+        """The gradient the direction sees: g plus coupled L2 (E1). ``g`` itself when weight_decay is 0."""
+        return g + self.weight_decay * theta if self.weight_decay else g
+
+    def propose(self, theta, g, state: AdamDirectionState):
+        xp = array_namespace(g)
+        t = state.t + 1
+        g = self.gradient(theta, g)                      # (E1)
+        # Each moment is built in a fresh array, then updated in place: the caller's state is never touched.
+        m = state.m * self.beta1
+        m += (1.0 - self.beta1) * g                      # (E2)
+        v = g * g
+        v *= 1.0 - self.beta2
+        v += self.beta2 * state.v                        # (E3)
+        bias1 = 1.0 - self.beta1**t                      # (E4) m_hat = m / bias1
+        bias2 = 1.0 - self.beta2**t                      # (E5) v_hat = v / bias2
+        s = xp.sqrt(v * (1.0 / bias2))                   # sqrt(v_hat)
+        s += self.eps                                    # sqrt(v_hat) + eps
+        s = (m * (1.0 / bias1)) / s                      # (E6) m_hat / (sqrt(v_hat) + eps)
+        return s, AdamDirectionState(t=t, m=m, v=v)
+
+    def hyperparameters(self) -> dict:
+        return {"direction": "adam", "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps,
+                "weight_decay": self.weight_decay}
+
+
+def sgd_direction(weight_decay: float = 0.0) -> SGDDirection:
+    """The SGD direction: s_t = g_t + weight_decay * theta (E1, E2 in this module's box).
+
+    Symbols: ``weight_decay`` is lambda, coupled L2 as in torch.optim.SGD.
+
+    >>> import numpy as np
+    >>> d = sgd_direction()
+    >>> s, st = d.propose(np.zeros(2), np.array([1.0, -2.0]), d.init(np.zeros(2)))
+    >>> s.tolist(), st.t
+    ([1.0, -2.0], 1)
+    """
+    return SGDDirection(weight_decay=V.nonnegative("weight_decay", weight_decay))
+
+
+def adam_direction(beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                   weight_decay: float = 0.0) -> AdamDirection:
+    """The Adam direction s_t = m_hat / (sqrt(v_hat) + eps) (E1-E6 in this module's box).
+
+    Symbols: ``beta1, beta2`` = torch's ``betas``; ``eps`` outside the root; ``weight_decay`` = coupled L2.
+    Reference: Kingma & Ba, arXiv 1412.6980, Algorithm 1.
+
+    On the first step m_hat = g and v_hat = g^2, so s_1 = g / (|g| + eps), about sign(g):
+
+    >>> import numpy as np
+    >>> d = adam_direction()
+    >>> s, st = d.propose(np.zeros(2), np.array([3.0, -0.5]), d.init(np.zeros(2)))
+    >>> np.round(s, 6).tolist(), st.t
+    ([1.0, -1.0], 1)
+    """
+    return AdamDirection(beta1=V.in_range("beta1", beta1, 0.0, 1.0, lo_open=False, hi_open=True),
+                         beta2=V.in_range("beta2", beta2, 0.0, 1.0, lo_open=False, hi_open=True),
+                         eps=V.nonnegative("eps", eps),
+                         weight_decay=V.nonnegative("weight_decay", weight_decay))
