@@ -20,7 +20,7 @@ Reference math: ``clara_ref.reference``. Property-testing harness: ``clara_ref.t
 from . import reference
 from ._backend import NonFiniteGradientError
 from ._core import LearningRateError
-from .alera import RateFloorError, alera, salera
+from .alera import C_for_damping, RateFloorError, alera, salera
 from .checkpoint import load_state, save_state
 from .clara import clara
 from .constant import adam, sgd
@@ -32,5 +32,5 @@ from .prodigy import prodigy
 __version__ = "0.1.0"
 
 __all__ = ["sgd", "adam", "sgd_direction", "adam_direction", "clara", "alera", "salera", "dadapt_sgd",
-           "dadapt_adam", "prodigy", "reference", "flatten", "block_sizes", "save_state", "load_state",
+           "dadapt_adam", "prodigy", "C_for_damping", "reference", "flatten", "block_sizes", "save_state", "load_state",
            "NonFiniteGradientError", "LearningRateError", "RateFloorError", "__version__"]

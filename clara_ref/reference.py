@@ -129,8 +129,8 @@ def _adam_stationary_mean(c: float, beta1: float, n: int | None) -> float:
     a, b = 1.0 - c, beta1
     if n is None:
         return mu * (1.0 + a * b) / (1.0 - a * b)            # (R3)
-    if b == 0.0:
-        return mu
+    if a * b == 0.0:
+        return mu                                             # c = 1 or beta1 = 0: no correlated lags
     # Truncate where (a b)^h < 1e-17: kappa_n(b^h) <= b^h, so the neglected tail is below float64 rounding.
     H = max(1, min(1_000_000, math.ceil(math.log(1e-17) / math.log(a * b))))
     h = np.arange(1, H + 1)
@@ -139,6 +139,8 @@ def _adam_stationary_mean(c: float, beta1: float, n: int | None) -> float:
 
 def _adam_delta_std(c: float, beta1: float, n: int) -> float:
     a, b = 1.0 - c, beta1
+    if a == 0.0:
+        return 0.0                                            # c = 1: p = u, so |p|^2 = 1 always
     H = max(2, min(4000, math.ceil(math.log(1e-17) / math.log(a)) + 1))
     i = np.arange(H)
     W = np.outer(a**i, a**i)                                   # W_ij = (1-c)^{i+j}
