@@ -61,8 +61,9 @@ def check_gradient(xp, theta, g, step: int) -> None:
     """Refuse a gradient whose shape or dtype does not match ``theta``, or that holds inf/NaN.
 
     ``step`` is the 1-based number of the update being attempted; it is named in the message.
-    The check is a single summation: a sum of finite numbers is finite unless it overflows, and any inf or NaN
-    makes the sum non-finite, so only a non-finite sum triggers the slower element-wise test.
+    The check is a single inner product <g, g>: it is finite only if every entry is finite (inf^2 = inf, NaN
+    propagates), so only a non-finite value, or an overflow of the sum of squares, triggers the slower element-wise
+    test. (BLAS dot is about twice as fast as a pairwise sum.)
 
     >>> import numpy as np
     >>> check_gradient(np, np.zeros(2), np.array([1.0, np.nan]), step=3)
@@ -75,10 +76,10 @@ def check_gradient(xp, theta, g, step: int) -> None:
     if g.dtype != theta.dtype:
         raise ValueError(f"gradient dtype {g.dtype} does not match theta dtype {theta.dtype}")
     if xp is np:
-        with np.errstate(over="ignore", invalid="ignore"):     # an overflowing sum only triggers the full test
-            total = float(np.sum(g))
+        with np.errstate(over="ignore", invalid="ignore"):     # an overflow only triggers the full test
+            total = dot(np, g, g)
     else:
-        total = float(xp.sum(g))
+        total = dot(xp, g, g)
     if math.isfinite(total):
         return
     bad = int(xp.sum(xp.astype(~xp.isfinite(g), xp.int64)))

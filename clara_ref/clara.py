@@ -156,7 +156,8 @@ class Clara(Optimizer):
 
         ### Parameter move, with the current eta
         if self.move == "raw":
-            new_theta = theta - eta * s                                            # (A2)
+            new_theta = s * -eta
+            new_theta += theta                                                     # (A2)
         else:
             new_theta = xp.asarray(theta, copy=True)
             for (a, b), nb in zip(slices, s_norms):
@@ -168,12 +169,16 @@ class Clara(Optimizer):
         else:
             x = self.direction.gradient(theta, g)
             x_norms = [math.sqrt(q) for q in block_sq_norms(xp, x, slices)]
-        p = state.p * (1.0 - c)
+        # (A5) written as p + c (u - p): one fresh array updated in place, no second temporary.
         if len(slices) == 1:
-            p += (c / max(x_norms[0], R.NORM_FLOOR)) * x                           # (A4, A5)
+            p = x * (1.0 / max(x_norms[0], R.NORM_FLOOR))                          # (A4) u
         else:
+            p = xp.asarray(x, copy=True)
             for (a, b), nb in zip(slices, x_norms):
-                p[a:b] += (c / max(nb, R.NORM_FLOOR)) * x[a:b]                     # (A4, A5)
+                p[a:b] *= 1.0 / max(nb, R.NORM_FLOOR)                              # (A4) u_b
+        p -= state.p
+        p *= c
+        p += state.p                                                               # (A5) (1-c) p + c u
 
         ### Adapt the learning rate
         p_sq = sum(block_sq_norms(xp, p, slices))                                  # (A6)

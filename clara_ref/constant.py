@@ -49,8 +49,9 @@ class ConstantRate(Optimizer):
     def update(self, theta, g, state: ConstantRateState, *, loss=None):
         begin_update(theta, g, state)
         s, dstate = self.direction.propose(theta, g, state.direction)   # (C1)
-        theta = theta - state.eta * s                                    # (C2)
-        return theta, ConstantRateState(t=state.t + 1, eta=state.eta, direction=dstate)
+        step = s * -state.eta                                            # fresh array: s may be the caller's g
+        step += theta                                                    # (C2) theta - eta s
+        return step, ConstantRateState(t=state.t + 1, eta=state.eta, direction=dstate)
 
     def hyperparameters(self) -> dict:
         return {"eta0": self.eta0, **self.direction.hyperparameters()}

@@ -34,6 +34,7 @@ Kingma & Ba, "Adam: A Method for Stochastic Optimization", arXiv 1412.6980, Algo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -101,17 +102,22 @@ class AdamDirection:
         xp = array_namespace(g)
         t = state.t + 1
         g = self.gradient(theta, g)                      # (E1)
-        # Each moment is built in a fresh array, then updated in place: the caller's state is never touched.
-        m = state.m * self.beta1
-        m += (1.0 - self.beta1) * g                      # (E2)
+        # Every array below is freshly allocated by this call and then updated in place, so the caller's arrays
+        # and state are never touched and no needless temporary is made (one pass over memory per operation).
+        m = g - state.m
+        m *= 1.0 - self.beta1
+        m += state.m                                     # (E2) m + (1-beta1)(g - m) = beta1 m + (1-beta1) g
         v = g * g
+        v -= state.v
         v *= 1.0 - self.beta2
-        v += self.beta2 * state.v                        # (E3)
+        v += state.v                                     # (E3) v + (1-beta2)(g^2 - v) = beta2 v + (1-beta2) g^2
         bias1 = 1.0 - self.beta1**t                      # (E4) m_hat = m / bias1
         bias2 = 1.0 - self.beta2**t                      # (E5) v_hat = v / bias2
-        s = xp.sqrt(v * (1.0 / bias2))                   # sqrt(v_hat)
+        s = xp.sqrt(v)
+        s *= 1.0 / math.sqrt(bias2)
         s += self.eps                                    # sqrt(v_hat) + eps
-        s = (m * (1.0 / bias1)) / s                      # (E6) m_hat / (sqrt(v_hat) + eps)
+        s = m / s
+        s *= 1.0 / bias1                                 # (E6) m_hat / (sqrt(v_hat) + eps)
         return s, AdamDirectionState(t=t, m=m, v=v)
 
     def hyperparameters(self) -> dict:
