@@ -17,7 +17,8 @@ Methods: ``sgd``, ``adam`` (constant rate); ``clara`` (arXiv 2508.05408); ``aler
 Reference math: ``clara_ref.reference``. Property-testing harness: ``clara_ref.testing``.
 """
 
-from . import reference
+from . import data, models, objectives, reference
+from .gradcheck import gradcheck
 from ._backend import NonFiniteGradientError
 from ._core import LearningRateError
 from .alera import C_for_damping, RateFloorError, alera, salera
@@ -28,9 +29,11 @@ from .dadapt import dadapt_adam, dadapt_sgd
 from .directions import adam_direction, sgd_direction
 from .params import block_sizes, flatten
 from .prodigy import prodigy
+from .training import optimize, train
 
 __version__ = "0.1.0"
 
 __all__ = ["sgd", "adam", "sgd_direction", "adam_direction", "clara", "alera", "salera", "dadapt_sgd",
-           "dadapt_adam", "prodigy", "C_for_damping", "reference", "flatten", "block_sizes", "save_state", "load_state",
+           "dadapt_adam", "prodigy", "C_for_damping", "reference", "objectives", "models", "data",
+           "train", "optimize", "gradcheck", "flatten", "block_sizes", "save_state", "load_state",
            "NonFiniteGradientError", "LearningRateError", "RateFloorError", "__version__"]

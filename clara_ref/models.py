@@ -1,0 +1,172 @@
+"""Small models with hand-written backward passes: softmax regression and a ReLU MLP, softmax cross-entropy.
+
+::
+
+    forward (layer l = 1..L):  z_l = a_{l-1} W_l + b_l,   a_l = relu(z_l) (l < L),   logits = z_L     (M1)
+    loss:                      J = -(1/B) sum_i log softmax(logits_i)[y_i]                             (M2)
+    backward:                  dz_L = (softmax(logits) - onehot(y)) / B                                (M3)
+                               dW_l = a_{l-1}^T dz_l,  db_l = sum_i dz_l,  da_{l-1} = dz_l W_l^T       (M4)
+                               dz_{l-1} = da_{l-1} * [z_{l-1} > 0]                                     (M5)
+
+Parameters live in one flat vector, ordered W_1, b_1, W_2, b_2, ...; ``block_sizes`` has one entry per weight
+matrix and per bias vector, so per-tensor adaptation works as in the CLARA authors' experiments.
+
+Initialisation (explicit ``numpy.random.Generator``): MLP weights He-normal N(0, 2/fan_in) with zero biases;
+softmax regression as torch.nn.Linear (U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for W and b), the authors' model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Model", "mlp", "softmax_regression", "softmax_cross_entropy"]
+
+
+def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray):
+    """Mean cross-entropy of integer labels ``y`` under softmax(logits), and its gradient wrt the logits (M2, M3).
+
+    Computed stably: log softmax = z - max(z) - log sum exp(z - max(z)).
+
+    >>> loss, d = softmax_cross_entropy(np.array([[1000.0, 0.0]]), np.array([0]))
+    >>> round(loss, 12), d.round(12).tolist()
+    (0.0, [[0.0, 0.0]])
+    """
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_z = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    log_p = shifted - log_z
+    B = logits.shape[0]
+    loss = -float(log_p[np.arange(B), y].mean())
+    d = np.exp(log_p)
+    d[np.arange(B), y] -= 1.0
+    d /= B                                                                      # (M3)
+    return loss, d
+
+
+@dataclass(frozen=True)
+class Model:
+    """A feed-forward classifier over a flat parameter vector (see the module box)."""
+
+    sizes: tuple
+    init_kind: str
+
+    @property
+    def shapes(self):
+        out = []
+        for a, b in zip(self.sizes[:-1], self.sizes[1:]):
+            out += [(a, b), (b,)]
+        return out
+
+    @property
+    def block_sizes(self) -> tuple:
+        """One block per weight matrix and per bias vector, in the order of theta."""
+        return tuple(int(np.prod(s)) for s in self.shapes)
+
+    @property
+    def n_params(self) -> int:
+        return sum(self.block_sizes)
+
+    def init(self, rng: np.random.Generator) -> np.ndarray:
+        """Initial parameters drawn from ``rng``."""
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError("init needs a numpy.random.Generator (np.random.default_rng(seed))")
+        parts = []
+        for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
+            if self.init_kind == "he":
+                parts += [rng.normal(0.0, np.sqrt(2.0 / fan_in), (fan_in, fan_out)).ravel(), np.zeros(fan_out)]
+            else:
+                bound = 1.0 / np.sqrt(fan_in)
+                parts += [rng.uniform(-bound, bound, (fan_in, fan_out)).ravel(), rng.uniform(-bound, bound, fan_out)]
+        return np.concatenate(parts)
+
+    def _unpack(self, theta):
+        theta = np.asarray(theta)
+        if theta.shape != (self.n_params,):
+            raise ValueError(f"theta must have shape ({self.n_params},) for sizes {self.sizes}, got {theta.shape}")
+        out, start = [], 0
+        for shape in self.shapes:
+            n = int(np.prod(shape))
+            out.append(theta[start:start + n].reshape(shape))
+            start += n
+        return out[0::2], out[1::2]
+
+    def _check_data(self, X, y=None):
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.sizes[0]:
+            raise ValueError(f"X must have shape (batch, {self.sizes[0]}), got {X.shape}")
+        if y is not None:
+            y = np.asarray(y)
+            if y.shape != (X.shape[0],) or not np.issubdtype(y.dtype, np.integer):
+                raise ValueError(f"y must be integer labels of shape ({X.shape[0]},), got {y.dtype} {y.shape}")
+            if y.size and (y.min() < 0 or y.max() >= self.sizes[-1]):
+                raise ValueError(f"labels must lie in [0, {self.sizes[-1] - 1}], got range [{y.min()}, {y.max()}]")
+        return X, y
+
+    def logits(self, theta, X) -> np.ndarray:
+        """Forward pass (M1)."""
+        X, _ = self._check_data(X)
+        Ws, bs = self._unpack(theta)
+        a = X
+        for l, (W, b) in enumerate(zip(Ws, bs)):
+            z = a @ W + b
+            a = np.maximum(z, 0.0) if l < len(Ws) - 1 else z
+        return a
+
+    def loss_and_grad(self, theta, X, y):
+        """Mean softmax cross-entropy over the batch and its gradient wrt theta (M1-M5)."""
+        X, y = self._check_data(X, y)
+        Ws, bs = self._unpack(theta)
+        acts, pre = [X], []
+        for l, (W, b) in enumerate(zip(Ws, bs)):
+            z = acts[-1] @ W + b                                     # (M1)
+            pre.append(z)
+            acts.append(np.maximum(z, 0.0) if l < len(Ws) - 1 else z)
+        loss, dz = softmax_cross_entropy(acts[-1], y)                # (M2, M3)
+        grads = []
+        for l in range(len(Ws) - 1, -1, -1):
+            grads.append(dz.sum(axis=0))                             # (M4) db_l
+            grads.append((acts[l].T @ dz).ravel())                   # (M4) dW_l
+            if l > 0:
+                dz = (dz @ Ws[l].T) * (pre[l - 1] > 0)               # (M4, M5)
+        return loss, np.concatenate(grads[::-1])
+
+    def predict(self, theta, X) -> np.ndarray:
+        """Predicted class labels."""
+        return np.argmax(self.logits(theta, X), axis=1)
+
+    def accuracy(self, theta, X, y) -> float:
+        """Fraction of correctly classified rows."""
+        X, y = self._check_data(X, y)
+        return float(np.mean(self.predict(theta, X) == y))
+
+
+def _sizes(sizes):
+    try:
+        sizes = tuple(sizes)
+    except TypeError:
+        raise ValueError(f"sizes must be a tuple of positive ints, got {sizes!r}") from None
+    if len(sizes) < 2 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in sizes):
+        raise ValueError(f"sizes must be at least two positive ints (inputs, ..., classes), got {sizes!r}")
+    if sizes[-1] < 2:
+        raise ValueError("the last size (number of classes) must be at least 2")
+    return tuple(int(s) for s in sizes)
+
+
+def mlp(sizes) -> Model:
+    """A ReLU MLP with layer sizes ``sizes = (n_in, hidden..., n_classes)``, He initialisation.
+
+    >>> m = mlp((64, 128, 64, 10))
+    >>> m.block_sizes, m.n_params
+    ((8192, 128, 8192, 64, 640, 10), 17226)
+    """
+    return Model(_sizes(sizes), "he")
+
+
+def softmax_regression(n_in: int, n_out: int) -> Model:
+    """Multinomial logistic regression (one Linear layer), initialised as torch.nn.Linear.
+
+    >>> softmax_regression(64, 10).block_sizes
+    (640, 10)
+    """
+    return Model(_sizes((n_in, n_out)), "linear")

@@ -1,0 +1,187 @@
+"""Synthetic objectives with exact gradients, known optima and the authors' noise model.
+
+Every objective is built by a factory, so its value and gradient share their parameters::
+
+    sphere            f(x) = sum_i x_i^2                                          x* = 0
+    ellipsoid         f(x) = sum_i kappa^{(i-1)/(n-1)} x_i^2    (kappa = 1e6)      x* = 0
+    rosenbrock        f(x) = sum_i 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2          x* = 1
+    himmelblau        f(x, y) = (x^2 + y - 11)^2 + (x + y^2 - 7)^2                 four minima, (3, 2) among them
+    beale             f(x, y) = sum_k (c_k - x + x y^k)^2,  c = (1.5, 2.25, 2.625)  x* = (3, 0.5)
+    three_hump_camel  f(x, y) = 2x^2 - 1.05x^4 + x^6/6 + xy + y^2                  x* = 0
+    ackley            f(x, y) = -20 exp(-0.2 sqrt((x^2+y^2)/2)) - exp((cos 2 pi x + cos 2 pi y)/2) + e + 20   x* = 0
+
+Noise (as the authors' notebooks): with ``noise = sigma > 0`` and an rng, ``grad(x, rng)`` returns the exact
+gradient at x + sigma xi, xi ~ N(0, I). The metric is the distance to the nearest global minimum
+(``objective.distance(x)``).
+
+References: Rosenbrock (1960); Himmelblau (1972); the 2-D functions as in the CLARA authors' notebooks
+(arXiv 2508.05408).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+__all__ = ["Objective", "get", "NAMES"]
+
+NAMES = ("sphere", "ellipsoid", "rosenbrock", "himmelblau", "beale", "three_hump_camel", "ackley")
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A differentiable test function. ``value(x)``, ``grad(x, rng=None)``, ``x_star`` (one global minimum),
+    ``minima`` (all of them), ``x0`` (the default start), ``distance(x)`` (to the nearest minimum)."""
+
+    name: str
+    n: int
+    noise: float
+    x_star: np.ndarray
+    x0: np.ndarray
+    minima: np.ndarray
+    _value: Callable = field(repr=False)
+    _grad: Callable = field(repr=False)
+
+    def _check(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        if x.shape != (self.n,):
+            raise ValueError(f"{self.name} expects x of shape ({self.n},), got {x.shape}")
+        return x
+
+    def value(self, x) -> float:
+        """f(x), exact (no noise)."""
+        return float(self._value(self._check(x)))
+
+    def grad(self, x, rng: np.random.Generator | None = None) -> np.ndarray:
+        """The gradient at x, or at x + noise xi when ``noise > 0`` and ``rng`` is given."""
+        x = self._check(x)
+        if self.noise > 0.0 and rng is not None:
+            x = x + self.noise * rng.standard_normal(self.n)
+        return self._grad(x)
+
+    def distance(self, x) -> float:
+        """Euclidean distance from x to the nearest global minimum."""
+        x = self._check(x)
+        return float(np.min(np.linalg.norm(self.minima - x, axis=1)))
+
+
+def _sphere(n):
+    return (lambda x: np.sum(x * x)), (lambda x: 2.0 * x), np.zeros(n), np.full(n, 100.0)
+
+
+def _ellipsoid(n, condition):
+    h = condition ** (np.arange(n) / max(n - 1, 1))            # h_i = kappa^{(i-1)/(n-1)}
+    return (lambda x: np.sum(h * x * x)), (lambda x: 2.0 * h * x), np.zeros(n), np.full(n, 100.0)
+
+
+def _rosenbrock(n):
+    def value(x):
+        return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+    def grad(x):
+        g = np.zeros_like(x)
+        r = x[1:] - x[:-1] ** 2
+        g[:-1] += -400.0 * x[:-1] * r - 2.0 * (1.0 - x[:-1])   # d/dx_i of both terms with x_i first
+        g[1:] += 200.0 * r                                       # d/dx_{i+1} of 100 (x_{i+1} - x_i^2)^2
+        return g
+
+    x0 = np.where(np.arange(n) % 2 == 0, -1.2, 1.0)
+    return value, grad, np.ones(n), x0
+
+
+def _himmelblau():
+    def value(x):
+        a, b = x[0] ** 2 + x[1] - 11.0, x[0] + x[1] ** 2 - 7.0
+        return a * a + b * b
+
+    def grad(x):
+        a, b = x[0] ** 2 + x[1] - 11.0, x[0] + x[1] ** 2 - 7.0
+        return np.array([4.0 * x[0] * a + 2.0 * b, 2.0 * a + 4.0 * x[1] * b])
+
+    minima = np.array([[3.0, 2.0], [-2.805118, 3.131312], [-3.779310, -3.283186], [3.584428, -1.848126]])
+    return value, grad, minima, np.zeros(2)
+
+
+_BEALE_C = (1.5, 2.25, 2.625)
+
+
+def _beale():
+    def value(x):
+        return sum((c - x[0] + x[0] * x[1] ** k) ** 2 for k, c in enumerate(_BEALE_C, start=1))
+
+    def grad(x):
+        gx = gy = 0.0
+        for k, c in enumerate(_BEALE_C, start=1):
+            r = c - x[0] + x[0] * x[1] ** k
+            gx += 2.0 * r * (x[1] ** k - 1.0)
+            gy += 2.0 * r * k * x[0] * x[1] ** (k - 1)
+        return np.array([gx, gy])
+
+    return value, grad, np.array([[3.0, 0.5]]), np.array([1.0, 1.0])
+
+
+def _three_hump_camel():
+    def value(x):
+        return 2 * x[0] ** 2 - 1.05 * x[0] ** 4 + x[0] ** 6 / 6 + x[0] * x[1] + x[1] ** 2
+
+    def grad(x):
+        return np.array([4 * x[0] - 4.2 * x[0] ** 3 + x[0] ** 5 + x[1], x[0] + 2 * x[1]])
+
+    return value, grad, np.zeros((1, 2)), np.array([2.0, -1.0])
+
+
+def _ackley():
+    two_pi = 2.0 * math.pi
+
+    def value(x):
+        r = math.sqrt(0.5 * float(x @ x))
+        return (-20.0 * math.exp(-0.2 * r) - math.exp(0.5 * float(np.sum(np.cos(two_pi * x)))) + math.e + 20.0)
+
+    def grad(x):
+        r = math.sqrt(0.5 * float(x @ x))
+        # d/dx of -20 exp(-0.2 r) = 20 * 0.2 exp(-0.2 r) * dr/dx, dr/dx = x / (2 r); 0 at the origin by symmetry
+        g1 = (2.0 * math.exp(-0.2 * r) / r) * x if r > 0 else np.zeros(2)
+        g2 = math.exp(0.5 * float(np.sum(np.cos(two_pi * x)))) * math.pi * np.sin(two_pi * x)
+        return g1 + g2
+
+    return value, grad, np.zeros((1, 2)), np.array([1.5, 1.5])
+
+
+def get(name: str, n: int | None = None, noise: float = 0.0, condition: float = 1e6) -> Objective:
+    """The objective ``name`` (one of NAMES) in dimension ``n`` (default 10; the 2-D functions need n = 2 or
+    None), with gradient noise of standard deviation ``noise`` added to x before evaluation.
+
+    >>> f = get("rosenbrock", n=2)
+    >>> f.value(f.x_star), f.grad(f.x_star).tolist(), f.x0.tolist()
+    (0.0, [0.0, 0.0], [-1.2, 1.0])
+    """
+    if not isinstance(name, str) or name not in NAMES:
+        raise ValueError(f"unknown objective {name!r}; choose one of {', '.join(NAMES)}")
+    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not (noise >= 0.0) or math.isinf(noise):
+        raise ValueError(f"noise must be in [0, inf), got {noise!r}")
+    two_d = name in ("himmelblau", "beale", "three_hump_camel", "ackley")
+    if two_d:
+        if n not in (None, 2):
+            raise ValueError(f"{name} is 2-dimensional: n must be 2 or None, got {n!r}")
+        n = 2
+    else:
+        n = 10 if n is None else n
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < (2 if name == "rosenbrock" else 1):
+            raise ValueError(f"n must be an int >= {2 if name == 'rosenbrock' else 1} for {name}, got {n!r}")
+        n = int(n)
+    if name == "sphere":
+        value, grad, x_star, x0 = _sphere(n)
+    elif name == "ellipsoid":
+        if not (condition >= 1.0) or math.isinf(condition):
+            raise ValueError(f"condition must be in [1, inf), got {condition!r}")
+        value, grad, x_star, x0 = _ellipsoid(n, float(condition))
+    elif name == "rosenbrock":
+        value, grad, x_star, x0 = _rosenbrock(n)
+    else:
+        value, grad, minima, x0 = {"himmelblau": _himmelblau, "beale": _beale,
+                                   "three_hump_camel": _three_hump_camel, "ackley": _ackley}[name]()
+        return Objective(name, 2, float(noise), minima[0].copy(), x0, minima, value, grad)
+    return Objective(name, n, float(noise), x_star, x0, x_star[None, :].copy(), value, grad)

@@ -1,0 +1,116 @@
+"""Training loops: any optimizer on a model and dataset (``train``) or on a synthetic objective (``optimize``).
+
+A diverging run (non-finite loss or parameters, a refused gradient, a rate that left the floats) stops and is
+reported as diverged; it never raises out of the loop.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from ._backend import NonFiniteGradientError
+from ._core import LearningRateError
+from .alera import RateFloorError
+from .data import minibatches
+
+__all__ = ["train", "optimize", "TrainResult", "OptimizeResult"]
+
+_DIVERGENCE = (NonFiniteGradientError, LearningRateError, RateFloorError, FloatingPointError, OverflowError)
+
+
+class TrainResult(NamedTuple):
+    """Per-epoch records; index 0 is before training. ``train_loss`` is the full training-set loss,
+    ``test_accuracy`` the test accuracy, ``eta`` the optimizer's rate at the end of the epoch."""
+
+    train_loss: list
+    test_accuracy: list
+    eta: list
+    diverged: bool
+    diverged_at: int | None
+    message: str
+    theta: np.ndarray
+    state: object
+
+
+def train(model, optimizer, data, *, epochs: int, batch_size: int = 128, seed: int = 0) -> TrainResult:
+    """Train ``model`` with ``optimizer`` on ``data = (X_train, y_train, X_test, y_test)``.
+
+    The parameters are initialised and the minibatches shuffled from ``numpy.random.default_rng(seed)``.
+
+    >>> import clara_ref as cr
+    >>> data = cr.data.load("iris")
+    >>> r = train(cr.models.softmax_regression(4, 3), cr.adam(0.05), data, epochs=20, batch_size=32)
+    >>> r.diverged, r.test_accuracy[-1] > 0.8
+    (False, True)
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
+    X, y, X_test, y_test = data
+    rng = np.random.default_rng(seed)
+    theta = model.init(rng)
+    state = optimizer.init(theta)
+    losses = [model.loss_and_grad(theta, X, y)[0]]
+    accs = [model.accuracy(theta, X_test, y_test)]
+    etas = [state.eta]
+    for epoch in range(1, epochs + 1):
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                for Xb, yb in minibatches(X, y, batch_size, rng):
+                    loss, g = model.loss_and_grad(theta, Xb, yb)
+                    theta, state = optimizer.update(theta, g, state, loss=loss)
+                full_loss = model.loss_and_grad(theta, X, y)[0]
+            if not math.isfinite(full_loss) or not np.all(np.isfinite(theta)):
+                raise FloatingPointError("non-finite loss or parameters")
+        except _DIVERGENCE as exc:
+            return TrainResult(losses, accs, etas, True, epoch, f"{type(exc).__name__}: {exc}", theta, state)
+        losses.append(full_loss)
+        accs.append(model.accuracy(theta, X_test, y_test))
+        etas.append(state.eta)
+    return TrainResult(losses, accs, etas, False, None, "", theta, state)
+
+
+class OptimizeResult(NamedTuple):
+    """Per-step records on a synthetic objective; index 0 is the start. ``distance`` to the nearest optimum,
+    ``value`` (noise-free), ``eta``; ``x`` the final point (scipy's field names where they apply)."""
+
+    distance: list
+    value: list
+    eta: list
+    diverged: bool
+    diverged_at: int | None
+    message: str
+    x: np.ndarray
+    state: object
+
+
+def optimize(objective, optimizer, *, steps: int, seed: int = 0, x0=None) -> OptimizeResult:
+    """Minimise ``objective`` (``clara_ref.objectives.get``) for ``steps`` noisy-gradient steps.
+
+    >>> import clara_ref as cr
+    >>> r = optimize(cr.objectives.get("sphere", n=3, noise=0.1), cr.sgd(0.1), steps=100)
+    >>> r.distance[0] > 100, r.distance[-1] < 0.2
+    (True, True)
+    """
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
+    rng = np.random.default_rng(seed)
+    x = np.array(objective.x0 if x0 is None else x0, dtype=np.float64)
+    state = optimizer.init(x)
+    dist, vals, etas = [objective.distance(x)], [objective.value(x)], [state.eta]
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(1, steps + 1):
+            try:
+                g = objective.grad(x, rng)
+                x, state = optimizer.update(x, g, state, loss=vals[-1])
+                value = objective.value(x)
+                if not math.isfinite(value) or not np.all(np.isfinite(x)):
+                    raise FloatingPointError("non-finite value or iterate")
+            except _DIVERGENCE as exc:
+                return OptimizeResult(dist, vals, etas, True, k, f"{type(exc).__name__}: {exc}", x, state)
+            dist.append(objective.distance(x))
+            vals.append(value)
+            etas.append(state.eta)
+    return OptimizeResult(dist, vals, etas, False, None, "", x, state)

@@ -1,0 +1,85 @@
+"""Objectives: gradients against central differences and torch autograd, optima, noise model, bad input."""
+
+import numpy as np
+import pytest
+
+import clara_ref as cr
+from clara_ref.objectives import NAMES
+
+POINTS = np.random.default_rng(0).uniform(-2.0, 2.0, (5, 10))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_gradient_against_central_differences(name):
+    f = cr.objectives.get(name, n=None if name not in ("sphere", "ellipsoid", "rosenbrock") else 5, condition=1e3)
+    for x in POINTS[:, : f.n]:
+        # central differences have error O(h^2 f''') ~ 1e-12 relative at h = 1e-6; rounding adds eps f / h ~ 1e-10
+        assert cr.gradcheck(f.value, f.grad, x) <= 1e-6, (name, x)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_gradient_against_torch_autograd(name):
+    torch = pytest.importorskip("torch")
+    f = cr.objectives.get(name, n=None if name not in ("sphere", "ellipsoid", "rosenbrock") else 4)
+    h = 1e6 ** (np.arange(4) / 3)
+
+    def torch_f(x):
+        if name == "sphere":
+            return (x * x).sum()
+        if name == "ellipsoid":
+            return (torch.tensor(h) * x * x).sum()
+        if name == "rosenbrock":
+            return (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum()
+        a, b = x[0], x[1]
+        if name == "himmelblau":
+            return (a**2 + b - 11) ** 2 + (a + b**2 - 7) ** 2
+        if name == "beale":
+            return (1.5 - a + a * b) ** 2 + (2.25 - a + a * b**2) ** 2 + (2.625 - a + a * b**3) ** 2
+        if name == "three_hump_camel":
+            return 2 * a**2 - 1.05 * a**4 + a**6 / 6 + a * b + b**2
+        return (-20 * torch.exp(-0.2 * torch.sqrt(0.5 * (a**2 + b**2)))
+                - torch.exp(0.5 * (torch.cos(2 * np.pi * a) + torch.cos(2 * np.pi * b))) + np.e + 20)
+
+    for x in POINTS[:, : f.n]:
+        xt = torch.tensor(x, requires_grad=True)
+        val = torch_f(xt)
+        val.backward()
+        assert f.value(x) == pytest.approx(float(val.detach()), rel=1e-12, abs=1e-12)
+        np.testing.assert_allclose(f.grad(x), xt.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_optimum(name):
+    f = cr.objectives.get(name)
+    for m in f.minima:
+        assert np.linalg.norm(f.grad(m)) <= 1e-4          # himmelblau's minima are given to 6 decimals
+    assert f.distance(f.x_star) == 0.0
+    assert f.value(f.x_star) <= f.value(f.x0)
+    assert f.value(f.x_star) == pytest.approx(0.0, abs=1e-10)
+
+
+def test_noise_is_added_to_x_before_evaluation():
+    f = cr.objectives.get("sphere", n=3, noise=0.5)
+    x = np.array([1.0, 2.0, 3.0])
+    g = f.grad(x, np.random.default_rng(1))
+    xi = np.random.default_rng(1).standard_normal(3)
+    np.testing.assert_allclose(g, 2 * (x + 0.5 * xi), rtol=1e-15)
+    np.testing.assert_array_equal(f.grad(x), 2 * x)     # without an rng the gradient is exact
+
+
+def test_defaults_match_the_paper_tasks():
+    ell = cr.objectives.get("ellipsoid", n=10)
+    assert ell.x0.tolist() == [100.0] * 10
+    np.testing.assert_allclose(ell.grad(np.ones(10))[[0, -1]], [2.0, 2e6])
+    assert cr.objectives.get("rosenbrock", n=2).x0.tolist() == [-1.2, 1.0]
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="unknown objective 'spheer'"):
+        cr.objectives.get("spheer")
+    with pytest.raises(ValueError, match="2-dimensional"):
+        cr.objectives.get("beale", n=3)
+    with pytest.raises(ValueError, match="noise must be in"):
+        cr.objectives.get("sphere", noise=-1.0)
+    with pytest.raises(ValueError, match="shape"):
+        cr.objectives.get("sphere", n=3).grad(np.zeros(4))
