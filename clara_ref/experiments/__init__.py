@@ -1,0 +1,1 @@
+"""The paper's benchmark: grid definition (``grid``), execution (``runner``), report (``report``)."""

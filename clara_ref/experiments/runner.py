@@ -1,0 +1,156 @@
+"""Execute RunSpecs in a pool of worker processes, one JSON per run, resumable and deterministic."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+import numpy as np
+
+import clara_ref as cr
+
+from .grid import TASKS, RunSpec, build_optimizer
+
+__all__ = ["run_one", "run_all", "versions", "load_records"]
+
+
+def versions() -> dict:
+    """Package versions recorded with every run."""
+    import scipy
+    import sklearn
+
+    return {"clara_ref": cr.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
+            "scikit-learn": sklearn.__version__, "python": platform.python_version()}
+
+
+def _finite_or_none(xs):
+    return [x if math.isfinite(x) else None for x in map(float, xs)]
+
+
+def run_one(spec: RunSpec) -> dict:
+    """Run one spec and return its JSON-ready record. Never raises: an unexpected error is recorded."""
+    task = spec.resolved_task()
+    t0 = time.perf_counter()
+    record = {"run_id": spec.run_id, "task": spec.task, "optimizer": spec.optimizer, "label": spec.label,
+              "eta0": spec.eta0, "seed": spec.seed, "scale": spec.scale, "metric_name": task.metric_name,
+              "versions": versions()}
+    try:
+        opt, d = build_optimizer(spec)
+        record["damping"] = d
+        record["config"] = {"method": opt.name, **{k: (list(v) if isinstance(v, tuple) else v)
+                                                   for k, v in opt.hyperparameters().items()}}
+        if task.kind == "synthetic":
+            objective = cr.objectives.get(task.objective, n=task.n, noise=task.noise)
+            r = cr.optimize(objective, opt, steps=task.steps, seed=spec.seed)
+            record.update(unit="step", steps=task.steps, loss=_finite_or_none(r.value),
+                          metric=_finite_or_none(r.distance), eta=_finite_or_none(r.eta))
+        else:
+            data = cr.data.load(task.dataset, seed=spec.seed)
+            r = cr.train(task.model(), opt, data, epochs=task.epochs, batch_size=task.batch_size, seed=spec.seed)
+            record.update(unit="epoch", epochs=task.epochs, batch_size=task.batch_size,
+                          loss=_finite_or_none(r.train_loss), metric=_finite_or_none(r.test_accuracy),
+                          eta=_finite_or_none(r.eta))
+        record.update(diverged=bool(r.diverged), diverged_at=r.diverged_at, message=r.message, error=None)
+    except Exception as exc:          # a bug in one run must not crash the sweep: record it and go on
+        record.update(diverged=True, diverged_at=None, message="", error=f"{type(exc).__name__}: {exc}",
+                      loss=[], metric=[], eta=[])
+    record["final_metric"] = final_metric(record)
+    record["wall_s"] = round(time.perf_counter() - t0, 4)
+    return record
+
+
+def final_metric(record) -> float:
+    """The run's score: the last metric, or the worst possible value if it diverged (inf distance, accuracy 0)."""
+    task = TASKS[record["task"]]
+    if record["diverged"] or not record["metric"] or record["metric"][-1] is None:
+        return math.inf if task.lower_is_better else 0.0
+    return float(record["metric"][-1])
+
+
+def _path(out_dir, spec: RunSpec) -> str:
+    return os.path.join(out_dir, "runs", spec.run_id + ".json")
+
+
+def _write(path, record):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(record, fh, allow_nan=True)
+    os.replace(tmp, path)
+
+
+def _init_worker():
+    # One BLAS thread per worker: the pool already uses every core.
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _work(spec: RunSpec):
+    return spec, run_one(spec)
+
+
+def run_all(specs, out_dir: str, jobs: int = 1, progress: bool = True) -> list[dict]:
+    """Run every spec whose JSON is not in ``out_dir/runs`` yet (resume), in ``jobs`` worker processes.
+
+    Returns the records of all specs (loaded from disk for those already done).
+    """
+    os.makedirs(os.path.join(out_dir, "runs"), exist_ok=True)
+    todo = [s for s in specs if not _readable(_path(out_dir, s))]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(specs), initial=len(specs) - len(todo), unit="run", desc="reproduce",
+                   dynamic_ncols=True)
+    if jobs <= 1 or len(todo) <= 1:
+        _init_worker()
+        for spec in todo:
+            _write(_path(out_dir, spec), run_one(spec))
+            if bar:
+                bar.update(1)
+    else:
+        # Long runs first, so the pool does not end waiting on one straggler.
+        order = sorted(todo, key=lambda s: -_cost(s))
+        with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker) as pool:
+            futures = [pool.submit(_work, s) for s in order]
+            for fut in as_completed(futures):
+                spec, record = fut.result()
+                _write(_path(out_dir, spec), record)
+                if bar:
+                    bar.update(1)
+    if bar:
+        bar.close()
+    return load_records(out_dir, specs)
+
+
+def _cost(spec: RunSpec) -> float:
+    task = spec.resolved_task()
+    if task.kind == "synthetic":
+        return task.steps * 1e-5
+    return task.epochs * task.model().n_params * 1e-5
+
+
+def _readable(path) -> bool:
+    if not os.path.exists(path):
+        return False
+    try:
+        with open(path) as fh:
+            json.load(fh)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def load_records(out_dir: str, specs) -> list[dict]:
+    records = []
+    for spec in specs:
+        with open(_path(out_dir, spec)) as fh:
+            records.append(json.load(fh))
+    return records
