@@ -67,16 +67,21 @@ def write_summary(records, path):
 # ------------------------------------------------------------------------------------------------ figures
 def write_figures(records, out_dir) -> list[str]:
     """Per task: the learning-rate sensitivity plot, eta trajectories and loss curves. Returns the file names."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)      # inf medians of diverged runs are simply not plotted
+        return _write_figures(records, out_dir)
+
+
+def _write_figures(records, out_dir) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    import warnings
-
     agg = aggregate(records)
     files = []
-    warnings.filterwarnings("ignore", category=RuntimeWarning)   # inf medians of diverged runs are not plotted
     for task_name in sorted({r["task"] for r in records}):
         task = TASKS[task_name]
         recs = [r for r in records if r["task"] == task_name]

@@ -1,0 +1,32 @@
+"""Support for the tutorial scripts in ``tutorials/``: fast mode and the figure folder.
+
+``CLARA_REF_FAST=1`` shrinks every tutorial so that it finishes in under 30 s on 2 cores (and still asserts what it
+teaches); ``CLARA_REF_FIGURES`` chooses the folder the figures go to (default ``tutorials/figures``).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+__all__ = ["setup"]
+
+
+def setup(script: str):
+    """``(fast, figure_dir, plt)`` for the tutorial at path ``script``; matplotlib uses the Agg backend.
+
+    >>> fast, fig_dir, plt = setup("tutorials/01_x.py")
+    >>> fig_dir.name
+    '01_x'
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fast = os.environ.get("CLARA_REF_FAST", "") not in ("", "0")
+    script = pathlib.Path(script)
+    root = pathlib.Path(os.environ.get("CLARA_REF_FIGURES", script.resolve().parent / "figures"))
+    fig_dir = root / script.stem
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    return fast, fig_dir, plt
