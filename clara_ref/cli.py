@@ -72,11 +72,13 @@ def _reproduce(args, argv) -> int:
     t0 = time.perf_counter()
     print(f"clara_ref reproduce: preset {preset.name}, {len(specs)} runs, {args.jobs} worker(s), out {args.out}/",
           file=sys.stderr)
+    resumed = sum(runner.is_done(args.out, s) for s in specs)
     records = runner.run_all(specs, args.out, jobs=args.jobs, progress=not args.no_progress)
     report.write_summary(records, os.path.join(args.out, "summary.csv"))
     figures = report.write_figures(records, args.out)
     command = "python -m clara_ref " + " ".join(shlex.quote(a) for a in argv)
-    path = report.write_report(records, args.out, preset, command, time.perf_counter() - t0, figures)
+    path = report.write_report(records, args.out, preset, command, time.perf_counter() - t0, figures,
+                               resumed=resumed)
     n_div = sum(r["diverged"] for r in records)
     print(f"done in {time.perf_counter() - t0:.1f} s: {len(records)} runs ({n_div} diverged); report: {path}")
     for c in report.evaluate_claims(records):

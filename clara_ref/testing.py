@@ -74,6 +74,17 @@ def lockstep(optimizer, port_step: Callable, theta0, gradients, *, steps: int | 
     ``port_step(g)`` returns the port's new theta, or ``(theta, eta)`` to compare learning rates too (to
     ``eta_rtol``, default ``rtol``). ``losses`` are passed to ``update(..., loss=)`` (SALeRA).
     Raises AssertionError naming the first step that deviates by more than the tolerance.
+
+    >>> from clara_ref import sgd
+    >>> def port():                      # a correct port of SGD at 0.1
+    ...     theta = np.array([1.0, -1.0])
+    ...     def step(g):
+    ...         theta[:] = theta - 0.1 * g
+    ...         return theta.copy(), 0.1
+    ...     return step
+    >>> report = lockstep(sgd(0.1), port(), np.array([1.0, -1.0]), [np.array([1.0, 2.0])] * 3)
+    >>> report.steps, report.max_theta_deviation, report.max_eta_deviation
+    (3, 0.0, 0.0)
     """
     theta = np.array(theta0, dtype=np.float64) if not hasattr(theta0, "dtype") else theta0
     state = optimizer.init(theta)
@@ -111,6 +122,12 @@ def torch_port(make_optimizer: Callable, theta0, eta_of: Callable | None = None)
 
     ``make_optimizer(params)`` builds it (e.g. ``lambda ps: torch.optim.Adam(ps, lr=1e-3)``); ``eta_of(opt)``, if
     given, reads the port's learning rate after each step (e.g. ``lambda o: o.param_groups[0]["lr"]``).
+
+    >>> import torch
+    >>> from clara_ref import adam
+    >>> step = torch_port(lambda ps: torch.optim.Adam(ps, lr=1e-2), np.zeros(3))
+    >>> lockstep(adam(1e-2), step, np.zeros(3), [np.array([1.0, -2.0, 3.0])] * 5).max_theta_deviation < 1e-12
+    True
     """
     import torch
 
@@ -161,7 +178,13 @@ def _floats(st, lo, hi, log=False):
 
 def gradient_sequences(n=(1, 12), steps=(1, 30), scale=(1e-3, 1e3), dtype=np.float64):
     """Strategy for ``(theta0, [g_1, ..., g_T])``: dimension in ``n``, T in ``steps``, each gradient a Gaussian
-    vector times a log-uniform scale in ``scale`` (occasionally with an exactly zero entry)."""
+    vector times a log-uniform scale in ``scale`` (occasionally with an exactly zero entry).
+
+    >>> from hypothesis import find
+    >>> theta0, grads = find(gradient_sequences(n=(3, 3), steps=(2, 2)), lambda seq: True)
+    >>> theta0.shape, len(grads), grads[0].dtype
+    ((3,), 2, dtype('float64'))
+    """
     st = _st()
 
     @st.composite
@@ -183,7 +206,13 @@ def gradient_sequences(n=(1, 12), steps=(1, 30), scale=(1e-3, 1e3), dtype=np.flo
 
 def quadratic_problems(n=(1, 12), noise=(0.0, 1.0)):
     """Strategy for :class:`QuadraticProblem`: log-uniform curvatures in [1e-2, 1e2], a random optimum and start,
-    gradient noise with standard deviation in ``noise``."""
+    gradient noise with standard deviation in ``noise``.
+
+    >>> from hypothesis import find
+    >>> q = find(quadratic_problems(n=(2, 2)), lambda q: True)
+    >>> q.theta0.shape, np.array_equal(q.gradient(q.theta0, 3), q.gradient(q.theta0, 3)), bool(q.curvature.min() >= 0.01)
+    ((2,), True, True)
+    """
     st = _st()
 
     @st.composite
@@ -198,7 +227,12 @@ def quadratic_problems(n=(1, 12), noise=(0.0, 1.0)):
 
 
 def adam_hyperparameters():
-    """Strategy for keyword arguments of ``clara_ref.adam`` / ``adam_direction`` (``eta0`` included)."""
+    """Strategy for keyword arguments of ``clara_ref.adam`` (``eta0`` included).
+
+    >>> from hypothesis import find
+    >>> sorted(find(adam_hyperparameters(), lambda hp: True))
+    ['beta1', 'beta2', 'eps', 'eta0', 'weight_decay']
+    """
     st = _st()
     return st.fixed_dictionaries({
         "eta0": _floats(st, 1e-5, 1.0, log=True),
@@ -210,7 +244,14 @@ def adam_hyperparameters():
 
 
 def clara_hyperparameters():
-    """Strategy for keyword arguments of ``clara_ref.clara`` other than the direction and blocks."""
+    """Strategy for keyword arguments of ``clara_ref.clara`` other than the direction and blocks.
+
+    >>> from hypothesis import find
+    >>> import clara_ref as cr
+    >>> hp = find(clara_hyperparameters(), lambda hp: hp["move"] == "unit")
+    >>> cr.clara(cr.sgd_direction(), **hp).move
+    'unit'
+    """
     st = _st()
     return st.fixed_dictionaries({
         "eta0": _floats(st, 1e-5, 1.0, log=True),

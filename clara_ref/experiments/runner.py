@@ -15,7 +15,7 @@ import clara_ref as cr
 
 from .grid import TASKS, RunSpec, build_optimizer
 
-__all__ = ["run_one", "run_all", "versions", "load_records"]
+__all__ = ["run_one", "run_all", "versions", "load_records", "is_done"]
 
 
 def versions() -> dict:
@@ -128,6 +128,11 @@ def run_all(specs, out_dir: str, jobs: int = 1, progress: bool = True) -> list[d
     if bar:
         bar.close()
     return load_records(out_dir, specs)
+
+
+def is_done(out_dir: str, spec: RunSpec) -> bool:
+    """Whether the run's JSON already exists and parses (it will be skipped)."""
+    return _readable(_path(out_dir, spec))
 
 
 def _cost(spec: RunSpec) -> float:
