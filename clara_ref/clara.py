@@ -120,6 +120,8 @@ class Clara(Optimizer):
     def reference_at(self, t: int, sizes: tuple) -> float:
         """The value (A7) that P is compared with after update ``t`` for blocks of ``sizes``."""
         tt = t if self.transient else None
+        if tt is not None and isinstance(self._null_direction, AdamDirection) and tt > R.ADAM_TRANSIENT_STEPS:
+            tt = None          # Adam's transient table ends here: the stationary value is used (and cached) after it
         if isinstance(self.reference, float):
             return self.reference
         if self.reference == "random_walk":

@@ -11,7 +11,7 @@ class default, which their synthetic notebooks did not override) and d = 1e-3 on
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import clara_ref as cr
 
@@ -171,7 +171,6 @@ class Preset:
     seeds: tuple
     dampings: tuple = (None,)
     scale: float = 1.0
-    claims: tuple = field(default=("C1", "C2", "C3", "C4", "C5"))
     note: str = ""
 
 
@@ -183,7 +182,7 @@ PRESETS = {
                     note="a subset at half the steps/epochs that runs in under a minute on 2 cores"),
     "damping": Preset("damping", ("sphere", "ellipsoid", "iris", "digits"),
                       ("sgd-clara", "adam-clara"), RATES, (0, 1, 2), dampings=(1e-4, 1e-3, 1e-2, "auto"),
-                      claims=(), note="CLARA's damping d swept over {1e-4, 1e-3, 1e-2, auto}"),
+                      note="CLARA's damping d swept over {1e-4, 1e-3, 1e-2, auto}"),
     "smoke": Preset("smoke", ("sphere", "iris"), ("sgd", "sgd-clara", "adam", "adam-clara", "dadapt-adam"),
                     (1e-4, 1e-2, 1.0), (0, 1), scale=0.1, note="a seconds-long end-to-end check (used by the tests)"),
 }
