@@ -17,7 +17,9 @@ softmax regression as torch.nn.Linear (U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for W 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -33,14 +35,16 @@ def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray):
     >>> round(loss, 12), d.round(12).tolist()
     (0.0, [[0.0, 0.0]])
     """
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_z = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    log_p = shifted - log_z
     B = logits.shape[0]
-    loss = -float(log_p[np.arange(B), y].mean())
-    d = np.exp(log_p)
-    d[np.arange(B), y] -= 1.0
-    d /= B                                                                      # (M3)
+    rows = np.arange(B)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    z = e.sum(axis=1, keepdims=True)
+    # -mean_i log softmax(logits_i)[y_i] = mean_i (log z_i - shifted_{i, y_i})                       (M2)
+    loss = float(np.log(z).sum() - shifted[rows, y].sum()) / B
+    d = e / z                                                                   # softmax
+    d[rows, y] -= 1.0
+    d *= 1.0 / B                                                                # (M3)
     return loss, d
 
 
@@ -51,17 +55,27 @@ class Model:
     sizes: tuple
     init_kind: str
 
-    @property
-    def shapes(self):
+    @cached_property
+    def shapes(self) -> tuple:
+        """Shape of every parameter tensor, in the order of theta: W_1, b_1, W_2, b_2, ..."""
         out = []
         for a, b in zip(self.sizes[:-1], self.sizes[1:]):
             out += [(a, b), (b,)]
-        return out
+        return tuple(out)
 
-    @property
+    @cached_property
     def block_sizes(self) -> tuple:
         """One block per weight matrix and per bias vector, in the order of theta."""
-        return tuple(int(np.prod(s)) for s in self.shapes)
+        return tuple(math.prod(s) for s in self.shapes)
+
+    @cached_property
+    def _layout(self) -> tuple:
+        """(start, stop, shape) of every tensor inside theta, computed once."""
+        out, start = [], 0
+        for shape, n in zip(self.shapes, self.block_sizes):
+            out.append((start, start + n, shape))
+            start += n
+        return tuple(out)
 
     @property
     def n_params(self) -> int:
@@ -84,12 +98,8 @@ class Model:
         theta = np.asarray(theta)
         if theta.shape != (self.n_params,):
             raise ValueError(f"theta must have shape ({self.n_params},) for sizes {self.sizes}, got {theta.shape}")
-        out, start = [], 0
-        for shape in self.shapes:
-            n = int(np.prod(shape))
-            out.append(theta[start:start + n].reshape(shape))
-            start += n
-        return out[0::2], out[1::2]
+        views = [theta[a:b].reshape(shape) for a, b, shape in self._layout]
+        return views[0::2], views[1::2]
 
     def _check_data(self, X, y=None):
         X = np.asarray(X)
@@ -119,7 +129,8 @@ class Model:
         Ws, bs = self._unpack(theta)
         acts, pre = [X], []
         for l, (W, b) in enumerate(zip(Ws, bs)):
-            z = acts[-1] @ W + b                                     # (M1)
+            z = acts[-1] @ W
+            z += b                                                   # (M1)
             pre.append(z)
             acts.append(np.maximum(z, 0.0) if l < len(Ws) - 1 else z)
         loss, dz = softmax_cross_entropy(acts[-1], y)                # (M2, M3)
@@ -128,8 +139,14 @@ class Model:
             grads.append(dz.sum(axis=0))                             # (M4) db_l
             grads.append((acts[l].T @ dz).ravel())                   # (M4) dW_l
             if l > 0:
-                dz = (dz @ Ws[l].T) * (pre[l - 1] > 0)               # (M4, M5)
+                dz = dz @ Ws[l].T                                    # (M4) da_{l-1}
+                dz *= pre[l - 1] > 0                                 # (M5) through the ReLU
         return loss, np.concatenate(grads[::-1])
+
+    def loss(self, theta, X, y) -> float:
+        """Mean softmax cross-entropy over the batch (forward pass only, M1-M2)."""
+        X, y = self._check_data(X, y)
+        return softmax_cross_entropy(self.logits(theta, X), y)[0]
 
     def predict(self, theta, X) -> np.ndarray:
         """Predicted class labels."""

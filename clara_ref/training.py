@@ -35,10 +35,12 @@ class TrainResult(NamedTuple):
     state: object
 
 
-def train(model, optimizer, data, *, epochs: int, batch_size: int = 128, seed: int = 0) -> TrainResult:
+def train(model, optimizer, data, *, epochs: int, batch_size: int = 128, seed: int = 0,
+          dtype=np.float64) -> TrainResult:
     """Train ``model`` with ``optimizer`` on ``data = (X_train, y_train, X_test, y_test)``.
 
     The parameters are initialised and the minibatches shuffled from ``numpy.random.default_rng(seed)``.
+    ``dtype`` (float64 or float32) is the precision of the parameters and features.
 
     >>> import clara_ref as cr
     >>> data = cr.data.load("iris")
@@ -48,11 +50,14 @@ def train(model, optimizer, data, *, epochs: int, batch_size: int = 128, seed: i
     """
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
+    if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
     X, y, X_test, y_test = data
+    X, X_test = np.asarray(X, dtype=dtype), np.asarray(X_test, dtype=dtype)
     rng = np.random.default_rng(seed)
-    theta = model.init(rng)
+    theta = model.init(rng).astype(dtype, copy=False)
     state = optimizer.init(theta)
-    losses = [model.loss_and_grad(theta, X, y)[0]]
+    losses = [model.loss(theta, X, y)]
     accs = [model.accuracy(theta, X_test, y_test)]
     etas = [state.eta]
     for epoch in range(1, epochs + 1):
@@ -61,7 +66,7 @@ def train(model, optimizer, data, *, epochs: int, batch_size: int = 128, seed: i
                 for Xb, yb in minibatches(X, y, batch_size, rng):
                     loss, g = model.loss_and_grad(theta, Xb, yb)
                     theta, state = optimizer.update(theta, g, state, loss=loss)
-                full_loss = model.loss_and_grad(theta, X, y)[0]
+                full_loss = model.loss(theta, X, y)
             if not math.isfinite(full_loss) or not np.all(np.isfinite(theta)):
                 raise FloatingPointError("non-finite loss or parameters")
         except _DIVERGENCE as exc:

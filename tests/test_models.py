@@ -107,3 +107,10 @@ def test_divergence_is_reported_not_raised():
     assert result.diverged and result.diverged_at == 1 and result.message
     r = cr.optimize(cr.objectives.get("rosenbrock", n=2, noise=0.1), cr.sgd(1.0), steps=50)
     assert r.diverged and r.diverged_at is not None
+
+
+def test_forward_loss_equals_loss_and_grad():
+    m = cr.models.mlp((5, 7, 3))
+    rng = np.random.default_rng(4)
+    theta, X, y = m.init(rng), rng.standard_normal((6, 5)), rng.integers(0, 3, 6)
+    assert m.loss(theta, X, y) == m.loss_and_grad(theta, X, y)[0]
