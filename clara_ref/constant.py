@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from . import _validate as V
+from ._backend import as_1d_float
 from ._core import Optimizer, begin_update
 from .directions import adam_direction, sgd_direction
 
@@ -41,8 +42,6 @@ class ConstantRate(Optimizer):
         self.name = name
 
     def init(self, theta) -> ConstantRateState:
-        from ._backend import as_1d_float
-
         as_1d_float(theta)
         return ConstantRateState(t=0, eta=self.eta0, direction=self.direction.init(theta))
 

@@ -211,8 +211,6 @@ def monte_carlo(direction, n: int, c: float = 0.2, steps: int = 1000, trials: in
 
 @lru_cache(maxsize=64)
 def _adam_transient_table(c, beta1, beta2, eps, n_eff) -> np.ndarray:
-    from .directions import AdamDirection
-
     trials = max(200, _MC_ELEMENTS // n_eff)
     return monte_carlo(AdamDirection(beta1, beta2, eps), n_eff, c=c, steps=ADAM_TRANSIENT_STEPS,
                        trials=trials, seed=20250805).mean_t
@@ -220,8 +218,6 @@ def _adam_transient_table(c, beta1, beta2, eps, n_eff) -> np.ndarray:
 
 @lru_cache(maxsize=64)
 def _adam_small_n_std(c, beta1, beta2, eps, n) -> float:
-    from .directions import AdamDirection
-
     return monte_carlo(AdamDirection(beta1, beta2, eps), n, c=c, steps=300, trials=2000, seed=20250806).std
 
 

@@ -13,8 +13,6 @@
 # %%
 import math
 
-import numpy as np
-
 import clara_ref as cr
 from clara_ref.tutorial import setup
 

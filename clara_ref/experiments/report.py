@@ -32,7 +32,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from .grid import OPTIMIZERS, RATES, TASKS
+from .grid import OPTIMIZERS, TASKS
 
 __all__ = ["write_summary", "write_figures", "write_report", "evaluate_claims", "aggregate"]
 
