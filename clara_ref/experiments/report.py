@@ -107,7 +107,6 @@ def _write_figures(records, out_dir) -> list[str]:
         ax.set_title(f"{task_name}: sensitivity to the initial rate (median, IQR over seeds; diverged runs omitted)")
         ax.title.set_fontsize(9)
         ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-        fig.tight_layout()
         files.append(_save(fig, out_dir, f"sensitivity_{task_name}.png"))
         plt.close(fig)
         # eta trajectories and loss curves at a few initial rates, seed 0 (or the smallest seed)
@@ -130,7 +129,6 @@ def _write_figures(records, out_dir) -> list[str]:
                 ax.set_title(f"{task_name}, initial rate {e:g}, seed {seed}", fontsize=9)
             axes[0][0].set_ylabel(ylabel)
             axes[0][-1].legend(fontsize=7)
-            fig.tight_layout()
             files.append(_save(fig, out_dir, f"{fname}_{task_name}.png"))
             plt.close(fig)
     return files
@@ -143,6 +141,15 @@ def _plottable(values) -> np.ndarray:
 
 
 def _save(fig, out_dir, name):
+    from matplotlib.ticker import LogLocator, NullLocator
+
+    # Diverging runs make log axes span hundreds of decades; default minor ticks then make layout very slow.
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_scale() == "log":
+                axis.set_major_locator(LogLocator(numticks=8))
+                axis.set_minor_locator(NullLocator())
+    fig.tight_layout()
     fig.savefig(os.path.join(out_dir, name), dpi=90)
     return name
 
