@@ -72,8 +72,7 @@ def _reproduce(args, argv) -> int:
     t0 = time.perf_counter()
     print(f"clara_ref reproduce: preset {preset.name}, {len(specs)} runs, {args.jobs} worker(s), out {args.out}/",
           file=sys.stderr)
-    resumed = sum(runner.is_done(args.out, s) for s in specs)
-    records = runner.run_all(specs, args.out, jobs=args.jobs, progress=not args.no_progress)
+    records, resumed = runner.run_all(specs, args.out, jobs=args.jobs, progress=not args.no_progress)
     report.write_summary(records, os.path.join(args.out, "summary.csv"))
     figures = report.write_figures(records, args.out)
     command = "python -m clara_ref " + " ".join(shlex.quote(a) for a in argv)

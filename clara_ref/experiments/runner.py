@@ -15,7 +15,7 @@ import clara_ref as cr
 
 from .grid import TASKS, RunSpec, build_optimizer
 
-__all__ = ["run_one", "run_all", "versions", "load_records", "is_done"]
+__all__ = ["run_one", "run_all", "versions", "load_records"]
 
 
 def versions() -> dict:
@@ -96,10 +96,10 @@ def _work(spec: RunSpec):
     return spec, run_one(spec)
 
 
-def run_all(specs, out_dir: str, jobs: int = 1, progress: bool = True) -> list[dict]:
+def run_all(specs, out_dir: str, jobs: int = 1, progress: bool = True) -> tuple[list[dict], int]:
     """Run every spec whose JSON is not in ``out_dir/runs`` yet (resume), in ``jobs`` worker processes.
 
-    Returns the records of all specs (loaded from disk for those already done).
+    Returns the records of all specs (loaded from disk for those already done) and how many were resumed.
     """
     os.makedirs(os.path.join(out_dir, "runs"), exist_ok=True)
     todo = [s for s in specs if not _readable(_path(out_dir, s))]
@@ -127,12 +127,7 @@ def run_all(specs, out_dir: str, jobs: int = 1, progress: bool = True) -> list[d
                     bar.update(1)
     if bar:
         bar.close()
-    return load_records(out_dir, specs)
-
-
-def is_done(out_dir: str, spec: RunSpec) -> bool:
-    """Whether the run's JSON already exists and parses (it will be skipped)."""
-    return _readable(_path(out_dir, spec))
+    return load_records(out_dir, specs), len(specs) - len(todo)
 
 
 def _cost(spec: RunSpec) -> float:
