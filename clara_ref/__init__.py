@@ -17,7 +17,7 @@ Methods: ``sgd``, ``adam`` (constant rate); ``clara`` (arXiv 2508.05408); ``aler
 Reference math: ``clara_ref.reference``. Property-testing harness: ``clara_ref.testing``.
 """
 
-from . import data, models, objectives, reference
+from . import authors, data, models, objectives, reference
 from .gradcheck import gradcheck
 from ._backend import NonFiniteGradientError
 from ._core import LearningRateError
@@ -34,6 +34,6 @@ from .training import optimize, train
 __version__ = "0.1.0"
 
 __all__ = ["sgd", "adam", "sgd_direction", "adam_direction", "clara", "alera", "salera", "dadapt_sgd",
-           "dadapt_adam", "prodigy", "C_for_damping", "reference", "objectives", "models", "data",
+           "dadapt_adam", "prodigy", "C_for_damping", "authors", "reference", "objectives", "models", "data",
            "train", "optimize", "gradcheck", "flatten", "block_sizes", "save_state", "load_state",
            "NonFiniteGradientError", "LearningRateError", "RateFloorError", "__version__"]

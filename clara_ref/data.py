@@ -3,20 +3,44 @@
 Only the loaders that read files shipped inside scikit-learn's wheel are used (``load_digits``, ``load_iris``,
 ``load_wine``, ``load_breast_cancer``); nothing is ever downloaded. The CLARA authors split with NumPy's unseeded
 global RNG; here the split is stratified and seeded, so every optimizer sees the same split. Standardisation is
-fitted on the training part only; ``standardize=False`` keeps the raw features the authors used.
+fitted on the training part only; ``standardize=False`` keeps the raw features the authors used, and
+``stratify=False`` gives a plain shuffled 80/20 split like theirs (still seeded).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["load", "minibatches", "NAMES"]
+__all__ = ["load", "minibatches", "n_train", "NAMES", "N_SAMPLES", "TEST_FRACTION"]
 
 NAMES = ("digits", "iris", "wine", "breast_cancer")
+#: rows of each bundled dataset (scikit-learn's documentation of load_digits, load_iris, load_wine,
+#: load_breast_cancer); tests/test_models.py checks them against the loaded data
+N_SAMPLES = {"digits": 1797, "iris": 150, "wine": 178, "breast_cancer": 569}
+#: share of the rows held out for testing (the CLARA authors' 80/20 split)
+TEST_FRACTION = 0.2
 
 
-def load(name: str, seed: int = 0, standardize: bool = True):
+def n_train(name: str) -> int:
+    """Rows in the training part of ``name``: scikit-learn's ``train_test_split`` puts ceil(0.2 n) rows in the
+    test part, so that a run's optimizer steps per epoch are known without loading the data.
+
+    >>> n_train("digits"), n_train("iris")
+    (1437, 120)
+    """
+    if name not in N_SAMPLES:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(NAMES)}")
+    n = N_SAMPLES[name]
+    return n - math.ceil(TEST_FRACTION * n)
+
+
+def load(name: str, seed: int = 0, standardize: bool = True, stratify: bool = True):
     """``(X_train, y_train, X_test, y_test)`` for ``name`` in NAMES (float64 features, int64 labels).
+
+    ``seed`` fixes the split; ``standardize`` scales each feature by the training part's mean and std;
+    ``stratify`` keeps the class proportions equal in both parts (False: a plain shuffled split, as the authors).
 
     >>> X, y, Xt, yt = load("iris")
     >>> X.shape, Xt.shape, sorted(set(y.tolist()))
@@ -31,9 +55,12 @@ def load(name: str, seed: int = 0, standardize: bool = True):
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(NAMES)}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    for flag, value in (("standardize", standardize), ("stratify", stratify)):
+        if not isinstance(value, bool):
+            raise ValueError(f"{flag} must be True or False, got {value!r}")
     X, y = loaders[name](return_X_y=True)
-    X_tr, X_te, y_tr, y_te = train_test_split(X.astype(np.float64), y.astype(np.int64), test_size=0.2,
-                                              stratify=y, random_state=int(seed))
+    X_tr, X_te, y_tr, y_te = train_test_split(X.astype(np.float64), y.astype(np.int64), test_size=TEST_FRACTION,
+                                              stratify=y if stratify else None, random_state=int(seed))
     if standardize:
         mean, std = X_tr.mean(axis=0), X_tr.std(axis=0)
         std = np.where(std > 0, std, 1.0)           # constant features (digits' blank pixels) stay as they are

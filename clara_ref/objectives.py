@@ -4,6 +4,7 @@ Every objective is built by a factory, so its value and gradient share their par
 
     sphere            f(x) = sum_i x_i^2                                          x* = 0
     ellipsoid         f(x) = sum_i kappa^{(i-1)/(n-1)} x_i^2    (kappa = 1e6)      x* = 0
+    ellipsoid_rotated f(x) = sum_i kappa^{(i-1)/(n-1)} (Q^T x)_i^2, Q a fixed seeded rotation     x* = 0
     rosenbrock        f(x) = sum_i 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2          x* = 1
     himmelblau        f(x, y) = (x^2 + y - 11)^2 + (x + y^2 - 7)^2                 four minima, (3, 2) among them
     beale             f(x, y) = sum_k (c_k - x + x y^k)^2,  c = (1.5, 2.25, 2.625)  x* = (3, 0.5)
@@ -13,6 +14,11 @@ Every objective is built by a factory, so its value and gradient share their par
 Noise (as the authors' notebooks): with ``noise = sigma > 0`` and an rng, ``grad(x, rng)`` returns the exact
 gradient at x + sigma xi, xi ~ N(0, I). The metric is the distance to the nearest global minimum
 (``objective.distance(x)``).
+
+Why a rotated ellipsoid: Adam's step is invariant to rescaling each coordinate of the gradient (up to eps), so on
+the axis-aligned ellipsoid, started at x0 = 100 in every coordinate, Adam moves exactly as on the sphere. Turned by a
+random orthogonal Q (Haar-distributed: QR of a Gaussian matrix with the signs of R's diagonal moved into Q), the
+same spectrum and the same start distance can no longer be undone by a diagonal preconditioner.
 
 References: Rosenbrock (1960); Himmelblau (1972); the 2-D functions as in the CLARA authors' notebooks
 (arXiv 2508.05408).
@@ -26,9 +32,9 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["Objective", "get", "NAMES"]
+__all__ = ["Objective", "get", "rotation", "NAMES"]
 
-NAMES = ("sphere", "ellipsoid", "rosenbrock", "himmelblau", "beale", "three_hump_camel", "ackley")
+NAMES = ("sphere", "ellipsoid", "ellipsoid_rotated", "rosenbrock", "himmelblau", "beale", "three_hump_camel", "ackley")
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,26 @@ def _sphere(n):
 def _ellipsoid(n, condition):
     h = condition ** (np.arange(n) / max(n - 1, 1))            # h_i = kappa^{(i-1)/(n-1)}
     return (lambda x: np.sum(h * x * x)), (lambda x: 2.0 * h * x), np.zeros(n), np.full(n, 100.0)
+
+
+def rotation(n: int, seed: int) -> np.ndarray:
+    """A random n x n rotation drawn uniformly (Haar measure) from ``numpy.random.default_rng(seed)``.
+
+    >>> Q = rotation(4, seed=0)
+    >>> bool(np.allclose(Q @ Q.T, np.eye(4)))
+    True
+    """
+    z = np.random.default_rng(seed).standard_normal((n, n))
+    q, r = np.linalg.qr(z)
+    return q * np.sign(np.diag(r))                               # column signs fixed: Haar, not QR's convention
+
+
+def _ellipsoid_rotated(n, condition, seed):
+    h = condition ** (np.arange(n) / max(n - 1, 1))
+    Q = rotation(n, seed)
+    A = (Q * h) @ Q.T                                            # Q diag(h) Q^T: the same spectrum, turned
+    A = 0.5 * (A + A.T)                                          # exactly symmetric in floating point
+    return (lambda x: x @ A @ x), (lambda x: 2.0 * (A @ x)), np.zeros(n), np.full(n, 100.0)
 
 
 def _rosenbrock(n):
@@ -150,9 +176,11 @@ def _ackley():
     return value, grad, np.zeros((1, 2)), np.array([1.5, 1.5])
 
 
-def get(name: str, n: int | None = None, noise: float = 0.0, condition: float = 1e6) -> Objective:
+def get(name: str, n: int | None = None, noise: float = 0.0, condition: float = 1e6,
+        rotation_seed: int = 0) -> Objective:
     """The objective ``name`` (one of NAMES) in dimension ``n`` (default 10; the 2-D functions need n = 2 or
-    None), with gradient noise of standard deviation ``noise`` added to x before evaluation.
+    None), with gradient noise of standard deviation ``noise`` added to x before evaluation. ``condition`` is the
+    ellipsoids' condition number, ``rotation_seed`` the seed of ``ellipsoid_rotated``'s rotation.
 
     >>> f = get("rosenbrock", n=2)
     >>> f.value(f.x_star), f.grad(f.x_star).tolist(), f.x0.tolist()
@@ -174,10 +202,16 @@ def get(name: str, n: int | None = None, noise: float = 0.0, condition: float = 
         n = int(n)
     if name == "sphere":
         value, grad, x_star, x0 = _sphere(n)
-    elif name == "ellipsoid":
-        if not (condition >= 1.0) or math.isinf(condition):
+    elif name in ("ellipsoid", "ellipsoid_rotated"):
+        if isinstance(condition, bool) or not isinstance(condition, (int, float)) or not (condition >= 1.0) \
+                or math.isinf(condition):
             raise ValueError(f"condition must be in [1, inf), got {condition!r}")
-        value, grad, x_star, x0 = _ellipsoid(n, float(condition))
+        if name == "ellipsoid":
+            value, grad, x_star, x0 = _ellipsoid(n, float(condition))
+        else:
+            if isinstance(rotation_seed, bool) or not isinstance(rotation_seed, (int, np.integer)) or rotation_seed < 0:
+                raise ValueError(f"rotation_seed must be a non-negative int, got {rotation_seed!r}")
+            value, grad, x_star, x0 = _ellipsoid_rotated(n, float(condition), int(rotation_seed))
     elif name == "rosenbrock":
         value, grad, x_star, x0 = _rosenbrock(n)
     else:

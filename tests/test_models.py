@@ -84,11 +84,20 @@ def test_datasets_split_and_determinism(name, shape):
     assert not np.array_equal(X, X3)
     raw, _, _, _ = cr.data.load(name, seed=0, standardize=False)
     assert raw.min() >= 0                                  # every raw feature of these datasets is non-negative
+    # the row counts the grid uses to know a run's steps without loading the data
+    assert cr.data.n_train(name) == X.shape[0] and cr.data.N_SAMPLES[name] == X.shape[0] + Xt.shape[0]
+    # the authors' plain shuffled split: same sizes, seeded, not the stratified one
+    Xp, yp, Xpt, _ = cr.data.load(name, seed=0, stratify=False)
+    assert Xp.shape == X.shape and Xpt.shape == Xt.shape
+    np.testing.assert_array_equal(Xp, cr.data.load(name, seed=0, stratify=False)[0])
+    assert not np.array_equal(yp, y)
 
 
 def test_data_bad_input():
     with pytest.raises(ValueError, match="unknown dataset 'mnist'"):
         cr.data.load("mnist")
+    with pytest.raises(ValueError, match="stratify must be True or False"):
+        cr.data.load("iris", stratify="yes")
     with pytest.raises(ValueError, match="batch_size"):
         list(cr.data.minibatches(np.zeros((3, 1)), np.zeros(3), 0, np.random.default_rng(0)))
 

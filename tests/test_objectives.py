@@ -7,11 +7,12 @@ import clara_ref as cr
 from clara_ref.objectives import NAMES
 
 POINTS = np.random.default_rng(0).uniform(-2.0, 2.0, (5, 10))
+SIZED = ("sphere", "ellipsoid", "ellipsoid_rotated", "rosenbrock")          # objectives that take any n
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_gradient_against_central_differences(name):
-    f = cr.objectives.get(name, n=None if name not in ("sphere", "ellipsoid", "rosenbrock") else 5, condition=1e3)
+    f = cr.objectives.get(name, n=None if name not in SIZED else 5, condition=1e3)
     for x in POINTS[:, : f.n]:
         # central differences have error O(h^2 f''') ~ 1e-12 relative at h = 1e-6; rounding adds eps f / h ~ 1e-10
         assert cr.gradcheck(f.value, f.grad, x) <= 1e-6, (name, x)
@@ -20,7 +21,7 @@ def test_gradient_against_central_differences(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_gradient_against_torch_autograd(name):
     torch = pytest.importorskip("torch")
-    f = cr.objectives.get(name, n=None if name not in ("sphere", "ellipsoid", "rosenbrock") else 4)
+    f = cr.objectives.get(name, n=None if name not in SIZED else 4)
     h = 1e6 ** (np.arange(4) / 3)
 
     def torch_f(x):
@@ -28,6 +29,9 @@ def test_gradient_against_torch_autograd(name):
             return (x * x).sum()
         if name == "ellipsoid":
             return (torch.tensor(h) * x * x).sum()
+        if name == "ellipsoid_rotated":
+            z = torch.tensor(cr.objectives.rotation(4, 0)).T @ x          # coordinates in the eigenbasis
+            return (torch.tensor(h) * z * z).sum()
         if name == "rosenbrock":
             return (100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2).sum()
         a, b = x[0], x[1]
@@ -74,7 +78,25 @@ def test_defaults_match_the_paper_tasks():
     assert cr.objectives.get("rosenbrock", n=2).x0.tolist() == [-1.2, 1.0]
 
 
+def test_rotated_ellipsoid_keeps_spectrum_and_start_but_defeats_diagonal_scaling():
+    ell, rot = cr.objectives.get("ellipsoid", n=10), cr.objectives.get("ellipsoid_rotated", n=10)
+    # f is quadratic, so its Hessian is the Jacobian of the (linear) gradient: columns grad(e_i) / 1
+    hess = np.stack([rot.grad(e) for e in np.eye(10)], axis=1)
+    np.testing.assert_allclose(np.linalg.eigvalsh(hess), 2.0 * 1e6 ** (np.arange(10) / 9), rtol=1e-9)
+    assert rot.distance(rot.x0) == ell.distance(ell.x0) == pytest.approx(100 * np.sqrt(10))
+    # not diagonal: the largest off-diagonal entry is a sizeable share of the largest eigenvalue
+    assert np.abs(hess - np.diag(np.diag(hess))).max() > 1e-2 * 2e6
+    # Adam cannot tell the axis-aligned ellipsoid from the sphere (scale invariance), but it can the rotated one
+    runs = {name: cr.optimize(cr.objectives.get(name, n=10, noise=0.1), cr.adam(1.0), steps=300, seed=0).distance
+            for name in ("sphere", "ellipsoid", "ellipsoid_rotated")}
+    # equal up to eps = 1e-8 against sqrt(v_hat) ~ |g|: relative differences of order 1e-8 over the run
+    np.testing.assert_allclose(runs["ellipsoid"], runs["sphere"], rtol=1e-6)
+    assert runs["sphere"][-1] < 1.0 and runs["ellipsoid_rotated"][-1] > 10.0
+
+
 def test_bad_input():
+    with pytest.raises(ValueError, match="rotation_seed must be"):
+        cr.objectives.get("ellipsoid_rotated", rotation_seed=-1)
     with pytest.raises(ValueError, match="unknown objective 'spheer'"):
         cr.objectives.get("spheer")
     with pytest.raises(ValueError, match="2-dimensional"):
