@@ -13,7 +13,7 @@ import numpy as np
 
 import clara_ref as cr
 
-from .grid import TASKS, RunSpec, build_optimizer
+from .grid import TASKS, RunSpec, build_optimizer, load_data
 
 __all__ = ["run_one", "run_all", "versions", "load_records"]
 
@@ -32,15 +32,24 @@ def _finite_or_none(xs):
 
 
 def run_one(spec: RunSpec) -> dict:
-    """Run one spec and return its JSON-ready record. Never raises: an unexpected error is recorded."""
+    """Run one spec and return its JSON-ready record. Never raises: an unexpected error is recorded.
+
+    Besides the curves, a record carries what the claims need to read it on its own (``clara_ref.experiments.
+    claims``): the task's role, metric direction, chance level and step budget, the damping in use (``damping``,
+    resolved; ``damping_setting`` as given), the reference P was compared with and the number of blocks K.
+    """
     task = spec.resolved_task()
     t0 = time.perf_counter()
     record = {"run_id": spec.run_id, "task": spec.task, "optimizer": spec.optimizer, "label": spec.label,
-              "eta0": spec.eta0, "seed": spec.seed, "scale": spec.scale, "metric_name": task.metric_name,
+              "eta0": spec.eta0, "seed": spec.seed, "scale": spec.scale, "protocol": spec.protocol,
+              "metric_name": task.metric_name, "role": task.role, "lower_is_better": task.lower_is_better,
+              "chance": task.chance, "dtype": task.dtype, "steps_total": task.steps_total,
               "versions": versions()}
     try:
-        opt, d = build_optimizer(spec)
-        record["damping"] = d
+        opt, d_setting, d_value = build_optimizer(spec)
+        blocks = getattr(opt, "blocks", None)
+        record.update(damping_setting=d_setting, damping=d_value,
+                      n_blocks=None if d_value is None else len(blocks or (1,)))
         record["config"] = {"method": opt.name, **{k: (list(v) if isinstance(v, tuple) else v)
                                                    for k, v in opt.hyperparameters().items()}}
         if task.kind == "synthetic":
@@ -49,15 +58,20 @@ def run_one(spec: RunSpec) -> dict:
             record.update(unit="step", steps=task.steps, loss=_finite_or_none(r.value),
                           metric=_finite_or_none(r.distance), eta=_finite_or_none(r.eta))
         else:
-            data = cr.data.load(task.dataset, seed=spec.seed)
-            r = cr.train(task.model(), opt, data, epochs=task.epochs, batch_size=task.batch_size, seed=spec.seed)
+            r = cr.train(task.model(), opt, load_data(spec), epochs=task.epochs, batch_size=task.batch_size,
+                         seed=spec.seed, dtype=np.dtype(task.dtype))
             record.update(unit="epoch", epochs=task.epochs, batch_size=task.batch_size,
                           loss=_finite_or_none(r.train_loss), metric=_finite_or_none(r.test_accuracy),
                           eta=_finite_or_none(r.eta))
-        record.update(diverged=bool(r.diverged), diverged_at=r.diverged_at, message=r.message, error=None)
+        ref = getattr(r.state, "reference", None) if d_value is not None else None
+        record.update(reference=None if ref is None else float(ref), diverged=bool(r.diverged),
+                      diverged_at=r.diverged_at, message=r.message, error=None)
     except Exception as exc:          # a bug in one run must not crash the sweep: record it and go on
         record.update(diverged=True, diverged_at=None, message="", error=f"{type(exc).__name__}: {exc}",
-                      loss=[], metric=[], eta=[])
+                      loss=[], metric=[], eta=[], reference=None)
+        record.setdefault("damping", None)
+        record.setdefault("damping_setting", None)
+        record.setdefault("n_blocks", None)
     record["final_metric"] = final_metric(record)
     record["wall_s"] = round(time.perf_counter() - t0, 4)
     return record
@@ -132,9 +146,7 @@ def run_all(specs, out_dir: str, jobs: int = 1, progress: bool = True) -> tuple[
 
 def _cost(spec: RunSpec) -> float:
     task = spec.resolved_task()
-    if task.kind == "synthetic":
-        return task.steps * 1e-5
-    return task.epochs * task.model().n_params * 1e-5
+    return task.steps_total * (1.0 if task.kind == "synthetic" else 20.0)
 
 
 def _readable(path) -> bool:
