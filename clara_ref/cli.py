@@ -25,7 +25,7 @@ class _Fail(Exception):
 
 
 def _parser():
-    from .experiments.grid import OPTIMIZERS, PRESETS, TASKS
+    from .experiments.grid import OPTIMIZERS, PRESETS, PROTOCOLS, TASKS
 
     ap = argparse.ArgumentParser(prog="python -m clara_ref", description=DESCRIPTION,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -42,13 +42,17 @@ def _parser():
     rp.add_argument("--tasks", nargs="+", help="subset of tasks: " + ", ".join(TASKS))
     rp.add_argument("--optimizers", nargs="+", help="subset of optimizers: " + ", ".join(OPTIMIZERS))
     rp.add_argument("--rates", type=float, nargs="+", help="subset of initial rates (default: the preset's)")
+    rp.add_argument("--protocol", default="clara_ref", choices=PROTOCOLS,
+                    help="how real-data tasks are run: clara_ref (standardised features, stratified split, "
+                    "per-block references) or authors (raw features, plain split, Adam-CLARA's reference from the "
+                    "authors' table) [clara_ref]")
     rp.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
     sub.add_parser("demo", help="print rate trajectories of SGD-CLARA and Adam-CLARA on a noisy sphere")
     return ap
 
 
 def _reproduce(args, argv) -> int:
-    from .experiments import grid, report, runner
+    from .experiments import claims, grid, report, runner
 
     if args.preset not in grid.PRESETS:
         raise _Fail(f"unknown preset {args.preset!r}; choose one of {', '.join(grid.PRESETS)}")
@@ -56,7 +60,7 @@ def _reproduce(args, argv) -> int:
         raise _Fail(f"--jobs must be at least 1, got {args.jobs}")
     preset = grid.PRESETS[args.preset]
     try:
-        specs = grid.expand(preset, args.tasks, args.optimizers, args.rates, args.seeds)
+        specs = grid.expand(preset, args.tasks, args.optimizers, args.rates, args.seeds, protocol=args.protocol)
     except ValueError as exc:
         raise _Fail(str(exc)) from None
     if not specs:
@@ -76,12 +80,16 @@ def _reproduce(args, argv) -> int:
     report.write_summary(records, os.path.join(args.out, "summary.csv"))
     figures = report.write_figures(records, args.out)
     command = "python -m clara_ref " + " ".join(shlex.quote(a) for a in argv)
+    results = claims.evaluate(records)
+    report.write_claims(results, os.path.join(args.out, "claims.json"))
     path = report.write_report(records, args.out, preset, command, time.perf_counter() - t0, figures,
-                               resumed=resumed)
+                               resumed=resumed, claims=results)
     n_div = sum(r["diverged"] for r in records)
     print(f"done in {time.perf_counter() - t0:.1f} s: {len(records)} runs ({n_div} diverged); report: {path}")
-    for c in report.evaluate_claims(records):
-        print(f"  {c['id']}: {c['verdict']}")
+    for c in results:
+        extra = "" if c.robustness is None else f" (margin {c.margin:+.3g}, robustness {c.robustness:.0%}" + \
+            (", borderline)" if c.borderline else ")")
+        print(f"  {c.id}: {c.verdict}{extra}")
     return 0
 
 

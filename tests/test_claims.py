@@ -1,0 +1,204 @@
+"""Each claim function on small hand-made records: a win, a loss, a tie, a saturated task, a budget that cannot
+move the rate; the bootstrap robustness; and the guard against two tasks that give identical evidence."""
+
+import math
+
+import pytest
+
+from clara_ref.experiments import claims as C
+from clara_ref.experiments.grid import PRESETS, TASKS, RunSpec
+from clara_ref.experiments.runner import run_one
+
+RATES = (1e-6, 1e-4, 1e-2, 1.0)
+SEEDS = (0, 1, 2)
+
+
+def rec(task, label, rate, seed, final, *, role="synthetic", initial=100.0, chance=None, steps=1000,
+        damping=None, reference=None, n_blocks=None):
+    return dict(task=task, label=label, optimizer=label.split("[")[0], eta0=rate, seed=seed, final_metric=final,
+                role=role, lower_is_better=role == "synthetic", chance=chance, steps_total=steps,
+                metric=[initial, final], damping=damping, reference=reference, n_blocks=n_blocks)
+
+
+def cells_of(task, label, values, **kw):
+    """Records of one (task, label): ``values`` maps rate -> final metric (the same for every seed)."""
+    return [rec(task, label, e, s, v, **kw) for e, v in values.items() for s in SEEDS]
+
+
+def by_id(results):
+    return {r.id: r for r in results}
+
+
+# -------------------------------------------------------------------------------------------------- C1
+def test_c1_wins_losses_and_cells_without_progress():
+    records = (cells_of("sphere", "sgd", {1e-6: 99.0, 1e-4: 60.0, 1e-2: 1.0, 1.0: math.inf})
+               + cells_of("sphere", "sgd-clara", {1e-6: 98.0, 1e-4: 0.1, 1e-2: 0.1, 1.0: 0.1}))
+    res = C.claim_c1(C.Cells.from_records(records))
+    # 1e-6: neither halved the distance (no progress: neither a win nor a loss); 1e-4, 1e-2, 1: CLARA wins,
+    # including the cell where the fixed rate diverged because CLARA made progress there
+    assert (res.numbers["wins"], res.numbers["losses"], res.numbers["no_progress"]) == (3, 0, 1)
+    assert res.verdict == "supported" and res.margin == pytest.approx(1 - 2 / 3)
+
+
+def test_c1_names_its_losses_and_ties_are_neutral():
+    records = (cells_of("rosenbrock", "sgd", {1e-4: 0.5, 1e-2: 0.2, 1.0: 0.2})
+               + cells_of("rosenbrock", "sgd-clara", {1e-4: math.inf, 1e-2: math.inf, 1.0: 0.21}))
+    res = C.claim_c1(C.Cells.from_records(records))
+    assert (res.numbers["wins"], res.numbers["losses"], res.numbers["ties"]) == (0, 2, 1)   # 0.21 vs 0.2: a tie
+    assert res.verdict == "not supported"
+    assert [(c["task"], c["rate"]) for c in res.numbers["losses_by_name"]] == [("rosenbrock", 1e-4),
+                                                                              ("rosenbrock", 1e-2)]
+    assert "rosenbrock/sgd at 0.0001" in res.summary
+
+
+def test_c1_ignores_the_axis_aligned_ellipsoid():
+    records = (cells_of("ellipsoid", "sgd", {1e-2: 50.0}) + cells_of("ellipsoid", "sgd-clara", {1e-2: 1.0})
+               + cells_of("sphere", "sgd", {1e-2: 1.0}) + cells_of("sphere", "sgd-clara", {1e-2: 40.0}))
+    res = C.claim_c1(C.Cells.from_records(records))
+    assert (res.numbers["wins"], res.numbers["losses"]) == (0, 1)
+
+
+# -------------------------------------------------------------------------------------------------- C2
+def _c2_records(sgd_fixed_ok, sgd_clara_ok, adam_fixed_ok, adam_clara_ok):
+    """Four rates on the sphere; the first k rates of each optimizer succeed (distance 0.5 <= 1% of 100)."""
+    out = []
+    for label, k in (("sgd", sgd_fixed_ok), ("sgd-clara", sgd_clara_ok), ("adam", adam_fixed_ok),
+                     ("adam-clara", adam_clara_ok)):
+        out += cells_of("sphere", label, {e: (0.5 if i < k else 50.0) for i, e in enumerate(RATES)})
+    return out
+
+
+@pytest.mark.parametrize("counts,verdict,margin", [
+    # margin = min(SGD gain - FAR_GAIN, SGD gain - Adam gain), gains as shares of the 4 cells
+    ((1, 4, 1, 2), "supported", min(0.75 - 0.2, 0.75 - 0.25)),     # SGD gains 3/4, Adam 1/4
+    ((1, 2, 1, 4), "mixed", min(0.25 - 0.2, 0.25 - 0.75)),         # SGD gains, but less than Adam
+    ((2, 2, 1, 4), "not supported", min(0.0 - 0.2, 0.0 - 0.75)),   # SGD gains nothing
+])
+def test_c2_gain_sizes(counts, verdict, margin):
+    res = C.claim_c2(C.Cells.from_records(_c2_records(*counts)))
+    assert res.verdict == verdict and res.margin == pytest.approx(margin)
+    assert res.numbers["sgd_synthetic"] == dict(cells=4, fixed=counts[0], clara=counts[1], gain=counts[1] - counts[0])
+
+
+# -------------------------------------------------------------------------------------------------- C3
+def _image(label, values, worst=None, **kw):
+    """Accuracy records on an image task (chance 0.1): seeds 0 and 1 at ``values``, seed 2 at ``worst``."""
+    out = []
+    for e, v in values.items():
+        for s in SEEDS:
+            out.append(rec("img", label, e, s, v if (s < 2 or worst is None) else worst[e], role="image",
+                           chance=0.1, **kw))
+    return out
+
+
+def _c3_records(steps, clara_small=0.95):
+    rule = dict(damping=1e-3, reference=4.0, n_blocks=6, steps=steps)       # log up = 1e-3 * 0.5 * steps
+    fixed = dict(steps=steps)
+    return (_image("adam", {1e-6: 0.2, 1e-4: 0.95, 1e-2: 0.96}, **fixed)
+            + _image("adam-clara", {1e-6: clara_small, 1e-4: 0.96, 1e-2: 0.96}, **rule)
+            + _image("dadapt-adam", {1e-6: 0.9, 1e-4: 0.9, 1e-2: 0.96}, worst={1e-6: 0.4, 1e-4: 0.5, 1e-2: 0.955},
+                     **fixed))
+
+
+def test_c3_budget_that_cannot_move_the_rate_is_not_evaluable():
+    # 600 steps: eta can rise by exp(0.3) = 1.35 at most, far from the 100x that 1e-6 -> 1e-4 needs
+    res = C.claim_c3(C.Cells.from_records(_c3_records(steps=600, clara_small=0.2)))
+    assert res.verdict == C.NOT_AT_BUDGET and res.margin is None
+    assert res.numbers["recovery"]["beyond_budget"] == 1
+
+
+def test_c3_recovers_and_is_more_stable_with_a_long_budget():
+    # 12,000 steps: exp(6) = 403x is enough; CLARA's worst seed beats D-Adaptation's at two rates, ties at one
+    res = C.claim_c3(C.Cells.from_records(_c3_records(steps=12000)))
+    assert res.numbers["stability"]["more"] == 2 and res.numbers["stability"]["same"] == 1
+    assert res.numbers["recovery"]["recovered"] == 1
+    assert res.verdict == "supported"
+
+
+def test_c3_no_recovery_within_budget_is_not_supported():
+    records = _c3_records(steps=12000, clara_small=0.2)
+    records = [dict(r, final_metric=0.3) if r["label"] == "adam-clara" and r["eta0"] == 1e-4 else r
+               for r in records]
+    res = C.claim_c3(C.Cells.from_records(records))
+    assert res.numbers["recovery"]["recovered"] == 0 and res.verdict in ("mixed", "not supported")
+
+
+def test_c3_rates_where_every_method_is_at_chance_do_not_count():
+    records = _c3_records(steps=12000) + _image("adam", {1.0: 0.1}) + _image("adam-clara", {1.0: 0.1}, damping=1e-3,
+                                                                              reference=4.0, n_blocks=6, steps=12000) \
+        + _image("dadapt-adam", {1.0: 0.12}, worst={1.0: 0.05})
+    res = C.claim_c3(C.Cells.from_records(records))
+    assert 1.0 not in [c["rate"] for c in res.numbers["stability"]["cells"]]
+
+
+# -------------------------------------------------------------------------------------------------- C4
+def test_c4_small_rate_benefit_is_supported_and_uniform_benefit_is_not():
+    small_only = (cells_of("sphere", "adam", {1e-6: 90.0, 1e-4: 80.0, 1e-2: 1.0, 1.0: 1.0})
+                  + cells_of("sphere", "adam-clara", {1e-6: 10.0, 1e-4: 10.0, 1e-2: 1.0, 1.0: 2.0}))
+    res = C.claim_c4(C.Cells.from_records(small_only))
+    assert res.verdict == "supported" and res.numbers["gap"] == pytest.approx(1.0)
+    assert [c["outcome"] for c in res.numbers["cells"]] == ["better", "better", "same", "worse"]
+    everywhere = (cells_of("sphere", "adam", {e: 50.0 for e in RATES})
+                  + cells_of("sphere", "adam-clara", {e: 1.0 for e in RATES}))
+    assert C.claim_c4(C.Cells.from_records(everywhere)).verdict == "not supported"
+
+
+# -------------------------------------------------------------------------------------------------- C5
+def test_c5_tie_is_a_tie_and_saturated_tasks_are_left_out():
+    acc = dict(role="tabular", chance=1 / 3, initial=0.3)
+    records = (cells_of("iris", "adam", {1e-2: 1.0}, **acc) + cells_of("iris", "adam-clara", {1e-2: 1.0}, **acc)
+               + cells_of("wine", "adam", {1e-2: 0.95}, **acc) + cells_of("wine", "adam-clara", {1e-2: 0.953}, **acc))
+    res = C.claim_c5(C.Cells.from_records(records))
+    assert res.numbers["saturated"] == ["iris"] and res.numbers["ties"] == 1
+    assert res.verdict == "mixed" and res.margin == -1          # a tie: the tuned rate matches CLARA, no more
+    records += cells_of("digits", "sgd", {1e-1: 0.97}, **acc) + cells_of("digits", "sgd-clara", {1e-1: 0.9}, **acc)
+    res = C.claim_c5(C.Cells.from_records(records))
+    assert res.verdict == "supported" and res.numbers["fixed_wins"] == 1
+    beaten = cells_of("wine", "adam", {1e-2: 0.90}, **acc) + cells_of("wine", "adam-clara", {1e-2: 0.95}, **acc)
+    assert C.claim_c5(C.Cells.from_records(beaten)).verdict == "not supported"
+
+
+# -------------------------------------------------------------------------------------------------- damping
+def test_damping_claims():
+    records = []
+    for d, ok in (("0.0001", 1), ("0.001", 2), ("0.01", 4), ("auto", 4)):
+        records += cells_of("sphere", f"sgd-clara[d={d}]", {e: (0.5 if i >= 4 - ok else 50.0)
+                                                             for i, e in enumerate(RATES)})
+    res = by_id(C.evaluate(records, resamples=0))
+    assert res["D2"].verdict == "supported"            # d = 0.01 succeeds from 1e-6, d = 1e-4 only from 1
+    assert res["D1"].verdict == "not supported"        # 1 vs 4 successful rates: not robust to d
+    assert res["D1"].numbers["pairs"][0]["successes"] == {"0.0001": 1, "0.001": 2, "0.01": 4}
+
+
+# -------------------------------------------------------------------------------------------------- evaluate
+def test_evaluate_robustness_and_not_evaluated_claims():
+    records = _c2_records(1, 4, 1, 2)
+    res = by_id(C.evaluate(records, resamples=50, seed=0))
+    # every seed of a cell has the same value: every resample reproduces the verdict
+    assert res["C2"].robustness == 1.0 and not res["C2"].borderline
+    assert res["C3"].verdict == C.NOT_IN_PRESET and res["C3"].robustness is None and res["C3"].margin is None
+    # SGD and Adam gain 1 cell each (supported, margin 0); one Adam-CLARA cell whose seeds straddle the success
+    # threshold (0.5, 50, 50) succeeds in a resample with probability 7/27 (two or three draws of seed 0), which
+    # lifts Adam's gain above SGD's and makes the verdict "mixed": robustness about 20/27 = 0.74
+    noisy = [dict(r, final_metric=0.5 if r["seed"] == 0 else 50.0) if r["label"] == "adam-clara" and r["eta0"] == 1.0
+             else r for r in _c2_records(1, 2, 1, 2)]
+    noisy_res = by_id(C.evaluate(noisy, resamples=200, seed=0))["C2"]
+    assert noisy_res.verdict == "supported" and noisy_res.margin == 0.0
+    # binomial: 200 resamples, p = 20/27, standard error 0.031; 0.6 and 0.88 are more than 4 se away
+    assert 0.6 < noisy_res.robustness < 0.88 and noisy_res.borderline
+    with pytest.raises(ValueError, match="resamples"):
+        C.evaluate(records, resamples=-1)
+
+
+# -------------------------------------------------------------------------------------------------- duplicates
+def test_identical_tasks_are_detected_and_no_two_claim_tasks_repeat_each_other():
+    """Every optimizer on every task the claims count, briefly: no two tasks may give identical final metrics for
+    one optimizer (duplicated evidence). The axis-aligned ellipsoid, which no claim counts, repeats the sphere for
+    Adam, and the check must find that."""
+    synthetic = [t for t, task in TASKS.items() if task.kind == "synthetic"]
+    optimizers = PRESETS["paper"].optimizers
+    records = [run_one(RunSpec(t, o, e, 0, scale=0.2)) for t in synthetic for o in optimizers for e in (1e-3, 1e-1)]
+    found = C.identical_tasks(records)
+    assert ("ellipsoid", "sphere", "adam") in found
+    counted = [(a, b, lab) for a, b, lab in found if a not in C.EXCLUDED_TASKS and b not in C.EXCLUDED_TASKS]
+    assert counted == []
