@@ -202,3 +202,19 @@ def test_identical_tasks_are_detected_and_no_two_claim_tasks_repeat_each_other()
     assert ("ellipsoid", "sphere", "adam") in found
     counted = [(a, b, lab) for a, b, lab in found if a not in C.EXCLUDED_TASKS and b not in C.EXCLUDED_TASKS]
     assert counted == []
+
+
+def test_bootstrap_redraws_only_the_seeds_a_cell_has():
+    """A cell with 2 seeds next to one with 3: its resamples draw 2 values (padding stays empty), so the median of
+    (1, 3) is 2 in about half of them (both seeds drawn once: probability 1/2)."""
+    records = [rec("sphere", "sgd", 1e-2, s, v) for s, v in ((0, 1.0), (1, 3.0))] + \
+        [rec("sphere", "sgd", 1e-1, s, 5.0) for s in SEEDS]
+    cells = C.Cells.from_records(records)
+    rng = __import__("numpy").random.default_rng(0)
+    medians = []
+    for _ in range(400):
+        boot = cells.resample(rng)
+        assert list(boot.counts) == [2, 3] and math.isnan(boot.values[0, 2])
+        medians.append(boot.median("sphere", "sgd", 1e-2))
+    # binomial(400, 1/2): standard error 0.025, so 0.35-0.65 is six standard errors wide on each side
+    assert 0.35 < medians.count(2.0) / 400 < 0.65 and set(medians) == {1.0, 2.0, 3.0}
