@@ -38,6 +38,7 @@ def test_c1_wins_losses_and_cells_without_progress():
     # including the cell where the fixed rate diverged because CLARA made progress there
     assert (res.numbers["wins"], res.numbers["losses"], res.numbers["no_progress"]) == (3, 0, 1)
     assert res.verdict == "supported" and res.margin == pytest.approx(1 - 2 / 3)
+    assert res.numbers["no_progress_by_name"] == [dict(task="sphere", base="sgd", rates=1, clara_diverged=0)]
 
 
 def test_c1_names_its_losses_and_ties_are_neutral():

@@ -262,7 +262,7 @@ def claim_c1(cells: Cells) -> ClaimResult:
     """C1 over cells (synthetic task, base in {SGD, Adam}, rate): X-CLARA wins a cell when its median final distance
     is lower than X's by more than REL_MARGIN, loses in the reverse case; a cell where neither made progress (halved
     the start distance) is neither. Deciding statistic: wins / (wins + losses)."""
-    wins, losses, ties, idle, lost, ratios = 0, 0, 0, 0, [], []
+    wins, losses, ties, idle, lost, ratios, stuck = 0, 0, 0, 0, [], [], defaultdict(list)
     for base in ("sgd", "adam"):
         for t in cells.claim_tasks({"synthetic"}):
             if not (cells.has(t, base) and cells.has(t, base + "-clara")):
@@ -272,6 +272,7 @@ def claim_c1(cells: Cells) -> ClaimResult:
                 a, b = cells.median(t, base + "-clara", e), cells.median(t, base, e)
                 if a > PROGRESS * start and b > PROGRESS * start:
                     idle += 1
+                    stuck[(t, base)].append(math.isinf(a))
                 elif cells.better(t, a, b):
                     wins += 1
                 elif cells.better(t, b, a):
@@ -290,11 +291,17 @@ def claim_c1(cells: Cells) -> ClaimResult:
     gm = math.exp(float(np.mean(np.log(ratios)))) if ratios else math.nan
     loss_names = "; ".join(f"{c['task']}/{c['base']} at {_rate(c['rate'])} ({_fmt(c['clara'])} vs "
                            f"{_fmt(c['fixed'])})" for c in lost)
+    idle_names = "; ".join(f"{t}/{base} at {len(v)} rates (CLARA diverged at {sum(v)})"
+                           for (t, base), v in sorted(stuck.items()))
     summary = (f"CLARA wins {wins}, loses {losses} of {wins + losses} decided (task, base, rate) cells "
-               f"(share {share:.2f}); {ties} ties, {idle} cells where neither halved the distance; geometric-mean "
-               f"ratio CLARA/fixed {gm:.3g}" + (f"; losses: {loss_names}" if lost else ""))
+               f"(share {share:.2f}); {ties} ties; geometric-mean ratio CLARA/fixed {gm:.3g}"
+               + (f"; losses: {loss_names}" if lost else "")
+               + (f"; neither halved the distance (neither a win nor a loss): {idle_names}" if stuck else ""))
+    no_progress = [dict(task=t, base=base, rates=len(v), clara_diverged=sum(v))
+                   for (t, base), v in sorted(stuck.items())]
     return _result("C1", _by_share(share), dict(wins=wins, losses=losses, ties=ties, no_progress=idle, share=share,
-                                                geometric_mean_ratio=gm, losses_by_name=lost),
+                                                geometric_mean_ratio=gm, losses_by_name=lost,
+                                                no_progress_by_name=no_progress),
                    share - SUPPORT_SHARE, summary)
 
 
@@ -393,8 +400,8 @@ def claim_c3(cells: Cells) -> ClaimResult:
                    recovery=dict(recovered=rec_ok, not_recovered=rec_fail, beyond_budget=blocked, share=rec,
                                  dadapt_succeeded=dadapt_ok, cells=rec_cells))
     stab_txt = (f"stability: CLARA's worst seed beats D-Adaptation's at {more}, trails at {less}, ties at {same} "
-                f"(task, variant, rate) cells above chance (share {stab:.2f}); against the fixed rate it beats, trails, "
-                f"ties at {vs_fixed['more']}, {vs_fixed['less']}, {vs_fixed['same']}; median seed spread " +
+                f"(task, variant, rate) cells above chance (share {stab:.2f}); against the fixed rate it beats, "
+                f"trails, ties at {vs_fixed['more']}, {vs_fixed['less']}, {vs_fixed['same']}; median seed spread " +
                 ", ".join(f"{k} {v:.3f}" for k, v in numbers["median_seed_spread"].items()))
     if rec_ok + rec_fail == 0:
         if blocked:
