@@ -19,9 +19,8 @@ Reference math: ``clara_ref.reference``. Property-testing harness: ``clara_ref.t
 
 from . import authors, data, models, objectives, reference
 from .gradcheck import gradcheck
-from ._backend import NonFiniteGradientError
-from ._core import LearningRateError
-from .alera import C_for_damping, RateFloorError, alera, salera
+from .alera import C_for_damping, alera, salera
+from .errors import ClaraRefError, LearningRateError, NonFiniteGradientError, RateFloorError
 from .checkpoint import load_state, save_state
 from .clara import clara
 from .constant import adam, sgd
@@ -36,4 +35,4 @@ __version__ = "0.1.0"
 __all__ = ["sgd", "adam", "sgd_direction", "adam_direction", "clara", "alera", "salera", "dadapt_sgd",
            "dadapt_adam", "prodigy", "C_for_damping", "authors", "reference", "objectives", "models", "data",
            "train", "optimize", "gradcheck", "flatten", "block_sizes", "save_state", "load_state",
-           "NonFiniteGradientError", "LearningRateError", "RateFloorError", "__version__"]
+           "ClaraRefError", "NonFiniteGradientError", "LearningRateError", "RateFloorError", "__version__"]

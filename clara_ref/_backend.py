@@ -14,11 +14,9 @@ import math
 
 import numpy as np
 
+from .errors import NonFiniteGradientError
+
 __all__ = ["array_namespace", "dot", "sq_norm", "check_gradient", "NonFiniteGradientError", "as_1d_float"]
-
-
-class NonFiniteGradientError(ValueError):
-    """Raised when a gradient holds inf or NaN; the optimizer state is left as it was."""
 
 
 def array_namespace(*arrays):
@@ -69,7 +67,7 @@ def check_gradient(xp, theta, g, step: int) -> None:
     >>> check_gradient(np, np.zeros(2), np.array([1.0, np.nan]), step=3)
     Traceback (most recent call last):
     ...
-    clara_ref._backend.NonFiniteGradientError: non-finite gradient at step 3 (1 of 2 entries are inf or NaN); the state was left unchanged
+    clara_ref.errors.NonFiniteGradientError: non-finite gradient at step 3 (1 of 2 entries are inf or NaN); the state was left unchanged
     """
     if tuple(g.shape) != tuple(theta.shape):
         raise ValueError(f"gradient shape {tuple(g.shape)} does not match theta shape {tuple(theta.shape)}")

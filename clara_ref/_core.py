@@ -5,13 +5,10 @@ from __future__ import annotations
 import math
 
 from ._backend import as_1d_float, check_gradient, sq_norm
+from .errors import LearningRateError
 
 __all__ = ["Optimizer", "block_slices", "block_sq_norms", "guard_rate", "LearningRateError", "begin_update",
            "safe_exp"]
-
-
-class LearningRateError(FloatingPointError):
-    """The adapted learning rate left the floats (inf, 0 or NaN); the state was left unchanged."""
 
 
 class Optimizer:
@@ -74,7 +71,7 @@ def guard_rate(eta: float, step: int, eta_min: float | None, eta_max: float | No
     >>> guard_rate(float("inf"), 3, None, None)
     Traceback (most recent call last):
     ...
-    clara_ref._core.LearningRateError: learning rate became inf at step 3; bound it with eta_min/eta_max or lower the damping
+    clara_ref.errors.LearningRateError: learning rate became inf at step 3; bound it with eta_min/eta_max or lower the damping
     """
     if not math.isnan(eta):
         if eta_max is not None and eta > eta_max:

@@ -56,7 +56,8 @@ from typing import Any, NamedTuple
 from . import _validate as V
 from . import reference as R
 from ._backend import as_1d_float
-from ._core import LearningRateError, Optimizer, begin_update, block_slices, block_sq_norms, safe_exp
+from ._core import Optimizer, begin_update, block_slices, block_sq_norms, safe_exp
+from .errors import LearningRateError, RateFloorError
 from .directions import AdamDirection, SGDDirection
 
 __all__ = ["Alera", "AleraState", "Salera", "SaleraState", "PageHinkleyState", "RateFloorError", "alera", "salera",
@@ -66,10 +67,6 @@ __all__ = ["Alera", "AleraState", "Salera", "SaleraState", "PageHinkleyState", "
 GRAD_NORM_FLOOR = 1e-6
 #: SALeRA stops when a halved rate falls below this.
 RATE_FLOOR = 1e-15
-
-
-class RateFloorError(FloatingPointError):
-    """SALeRA halved a learning rate below 1e-15: training cannot go on (the authors stop here too)."""
 
 
 class AleraState(NamedTuple):

@@ -11,9 +11,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._backend import NonFiniteGradientError
-from ._core import LearningRateError
-from .alera import RateFloorError
+from .errors import LearningRateError, NonFiniteGradientError, RateFloorError
 from .data import minibatches
 
 __all__ = ["train", "optimize", "TrainResult", "OptimizeResult"]

@@ -1,0 +1,34 @@
+"""The library's errors, in one place: every error clara_ref raises on purpose derives from ``ClaraRefError``.
+
+Each also keeps the built-in base it always had, so ``except ValueError`` and ``except FloatingPointError`` go on
+working::
+
+    ClaraRefError
+    ├── NonFiniteGradientError   (also ValueError)          a gradient held inf or NaN; the state is unchanged
+    ├── LearningRateError        (also FloatingPointError)  an adapted rate became inf, 0 or NaN
+    └── RateFloorError           (also FloatingPointError)  SALeRA halved a rate below 1e-15
+
+>>> import clara_ref as cr
+>>> issubclass(cr.LearningRateError, cr.ClaraRefError), issubclass(cr.LearningRateError, FloatingPointError)
+(True, True)
+"""
+
+from __future__ import annotations
+
+__all__ = ["ClaraRefError", "NonFiniteGradientError", "LearningRateError", "RateFloorError"]
+
+
+class ClaraRefError(Exception):
+    """Base of every error clara_ref raises on purpose."""
+
+
+class NonFiniteGradientError(ClaraRefError, ValueError):
+    """A gradient holds inf or NaN; the optimizer state is left as it was."""
+
+
+class LearningRateError(ClaraRefError, FloatingPointError):
+    """The adapted learning rate left the floats (inf, 0 or NaN); the state was left unchanged."""
+
+
+class RateFloorError(ClaraRefError, FloatingPointError):
+    """SALeRA halved a learning rate below 1e-15: training cannot go on (the authors stop here too)."""
