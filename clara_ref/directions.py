@@ -24,8 +24,10 @@ Symbols: ``beta1``, ``beta2`` are torch's ``betas``; ``eps`` sits outside the sq
 Notes
 -----
 * ``t`` is 0 in a fresh state and 1-based in the bias corrections (E4, E5).
-* m_hat and v_hat are formed literally. torch folds the corrections into the step size; the two agree to float
-  rounding (checked in tests/test_torch_crosscheck.py).
+* m_hat and v_hat are formed literally, one line per equation. torch folds the corrections into the step size;
+  the two agree to float rounding (checked in tests/test_torch_crosscheck.py).
+* A gradient so large that g^2 overflows (|g| > 1.3e154 in float64, 1.8e19 in float32) makes v_hat = inf and the
+  step 0 for that coordinate, never NaN (as torch.optim.Adam).
 
 References
 ----------
@@ -34,7 +36,6 @@ Kingma & Ba, "Adam: A Method for Stochastic Optimization", arXiv 1412.6980, Algo
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -101,23 +102,15 @@ class AdamDirection:
     def propose(self, theta, g, state: AdamDirectionState):
         xp = array_namespace(g)
         t = state.t + 1
-        g = self.gradient(theta, g)                      # (E1)
-        # Every array below is freshly allocated by this call and then updated in place, so the caller's arrays
-        # and state are never touched and no needless temporary is made (one pass over memory per operation).
-        m = g - state.m
-        m *= 1.0 - self.beta1
-        m += state.m                                     # (E2) m + (1-beta1)(g - m) = beta1 m + (1-beta1) g
-        v = g * g
-        v -= state.v
-        v *= 1.0 - self.beta2
-        v += state.v                                     # (E3) v + (1-beta2)(g^2 - v) = beta2 v + (1-beta2) g^2
-        bias1 = 1.0 - self.beta1**t                      # (E4) m_hat = m / bias1
-        bias2 = 1.0 - self.beta2**t                      # (E5) v_hat = v / bias2
-        s = xp.sqrt(v)
-        s *= 1.0 / math.sqrt(bias2)
-        s += self.eps                                    # sqrt(v_hat) + eps
-        s = m / s
-        s *= 1.0 / bias1                                 # (E6) m_hat / (sqrt(v_hat) + eps)
+        g = self.gradient(theta, g)                                      # (E1)
+        # Each line is one equation of Kingma & Ba's Algorithm 1 and makes new arrays: the caller's g and the
+        # state's m, v are never touched. The moments are the plain convex combinations, which stay finite for
+        # every finite g (the form m + (1-beta1)(g - m) computes inf - inf once g^2 overflows).
+        m = self.beta1 * state.m + (1.0 - self.beta1) * g                # (E2)
+        v = self.beta2 * state.v + (1.0 - self.beta2) * (g * g)          # (E3)
+        m_hat = m / (1.0 - self.beta1**t)                                # (E4)
+        v_hat = v / (1.0 - self.beta2**t)                                # (E5)
+        s = m_hat / (xp.sqrt(v_hat) + self.eps)                          # (E6)
         return s, AdamDirectionState(t=t, m=m, v=v)
 
     def hyperparameters(self) -> dict:

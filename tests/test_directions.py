@@ -1,0 +1,79 @@
+"""The directions against Kingma & Ba's Algorithm 1 written out by hand, with no torch: a few steps of Adam in plain
+Python floats, coordinate by coordinate, and its behaviour at gradients whose square overflows."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import clara_ref as cr
+
+
+def adam_by_hand(gs, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, theta=None):
+    """Algorithm 1 of arXiv 1412.6980 for one coordinate at a time, in Python floats: the directions s_t."""
+    out = []
+    n = len(gs[0])
+    m, v = [0.0] * n, [0.0] * n
+    for t, g in enumerate(gs, start=1):
+        s = []
+        for i in range(n):
+            gi = g[i] + (weight_decay * theta[i] if weight_decay else 0.0)
+            m[i] = beta1 * m[i] + (1 - beta1) * gi
+            v[i] = beta2 * v[i] + (1 - beta2) * gi * gi
+            m_hat = m[i] / (1 - beta1**t)
+            v_hat = v[i] / (1 - beta2**t)
+            s.append(m_hat / (math.sqrt(v_hat) + eps))
+        out.append(s)
+    return out
+
+
+# gradients whose size is near eps (3e-8) make eps matter; 5.0 and -0.25 do not
+GRADIENTS = [[5.0, -0.25, 3e-8], [-1.0, 0.5, 1e-8], [2.0, 0.0, -4e-8], [0.5, -0.75, 2e-8]]
+
+
+@pytest.mark.parametrize("beta1,beta2,eps", [(0.9, 0.999, 1e-8), (0.5, 0.9, 1e-3), (0.0, 0.99, 1e-8)])
+def test_adam_direction_is_algorithm_1(beta1, beta2, eps):
+    d = cr.adam_direction(beta1, beta2, eps)
+    state = d.init(np.zeros(3))
+    for g, expected in zip(GRADIENTS, adam_by_hand(GRADIENTS, beta1, beta2, eps)):
+        s, state = d.propose(np.zeros(3), np.array(g), state)
+        # the same operations as the hand version, in a different order at most: a few float64 roundings
+        np.testing.assert_allclose(s, expected, rtol=1e-14, atol=0)
+
+
+def test_adam_moves_by_eta_times_the_direction_and_weight_decay_is_coupled():
+    """theta_t = theta_{t-1} - eta s_t with s_t from Algorithm 1 on g_t + lambda theta_{t-1}, all by hand."""
+    eta, lam = 0.1, 0.3
+    theta_hand = [1.0, -2.0, 0.5]
+    m, v = [0.0] * 3, [0.0] * 3
+    opt = cr.adam(eta, weight_decay=lam)
+    theta, state = np.array(theta_hand), opt.init(np.array(theta_hand))
+    for t, g in enumerate(GRADIENTS, start=1):
+        for i in range(3):
+            gi = g[i] + lam * theta_hand[i]
+            m[i] = 0.9 * m[i] + 0.1 * gi
+            v[i] = 0.999 * v[i] + 0.001 * gi * gi
+            theta_hand[i] -= eta * (m[i] / (1 - 0.9**t)) / (math.sqrt(v[i] / (1 - 0.999**t)) + 1e-8)
+        theta, state = opt.update(theta, np.array(g), state)
+        np.testing.assert_allclose(theta, theta_hand, rtol=1e-14)
+    assert state.t == 4 and state.direction.t == 4
+
+
+def test_sgd_direction_by_hand():
+    d = cr.sgd_direction(weight_decay=0.5)
+    s, st = d.propose(np.array([2.0, -4.0]), np.array([1.0, 1.0]), d.init(np.zeros(2)))
+    assert s.tolist() == [1.0 + 0.5 * 2.0, 1.0 + 0.5 * -4.0] and st.t == 1
+
+
+@pytest.mark.parametrize("dtype,size", [(np.float64, 1e300), (np.float32, 1e30)])
+def test_adam_stays_finite_when_the_squared_gradient_overflows(dtype, size):
+    """g^2 = inf makes v_hat = inf and the step 0 (torch.optim.Adam does the same); never inf - inf = NaN."""
+    theta = np.ones(4, dtype=dtype)
+    for opt in (cr.adam(1e-3), cr.clara(cr.adam_direction(), 1e-3, d=1e-3)):
+        th, state = theta, opt.init(theta)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)      # numpy reports the overflow of g * g
+            for k in range(10):
+                th, state = opt.update(th, np.full(4, size * (-1) ** k, dtype=dtype), state)
+        assert np.all(np.isfinite(th)) and th.dtype == dtype
