@@ -63,8 +63,9 @@ def block_sq_norms(xp, x, slices) -> list[float]:
     return [sq_norm(xp, x[a:b]) for a, b in slices]
 
 
-def guard_rate(eta: float, step: int, eta_min: float | None, eta_max: float | None) -> float:
-    """Apply the optional explicit bounds and refuse a rate that is inf, 0 or NaN.
+def guard_rate(eta: float, step: int, eta_min: float | None, eta_max: float | None, *,
+               block: int | None = None) -> float:
+    """Apply the optional explicit bounds and refuse a rate that is inf, 0 or NaN (``block``: named in the message).
 
     >>> guard_rate(5.0, 3, None, 1.0)
     1.0
@@ -79,8 +80,9 @@ def guard_rate(eta: float, step: int, eta_min: float | None, eta_max: float | No
         if eta_min is not None and eta < eta_min:
             eta = eta_min
     if not math.isfinite(eta) or eta <= 0.0:
+        which = "learning rate" if block is None else f"learning rate of block {block}"
         raise LearningRateError(
-            f"learning rate became {eta!r} at step {step}; bound it with eta_min/eta_max or lower the damping"
+            f"{which} became {eta!r} at step {step}; bound it with eta_min/eta_max or lower the damping"
         )
     return eta
 

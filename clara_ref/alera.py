@@ -27,6 +27,16 @@ SALeRA adds, before each ALeRA step, a one-sided Page-Hinkley test on the miniba
 Symbols: ``c`` = alpha of 1709.01427; ``C`` = its adapt constant; ``mu_t``, ``sigma_b`` the null mean and spread
 of |p_b|^2; ``state.eta`` is the parameter-weighted geometric mean of the per-block rates ``state.etas``.
 
+The 2017 rule and CLARA are one loop (``clara_ref.rate_control.PathRateControl``) with different choices::
+
+    choice           the 2017 rule (alera)                  CLARA (clara)
+    path_of          "gradient"                             "step"
+    transient        True: mu_t = mu (1 - (1-c)^{2t})       False: stationary
+    rates            "per_block"                            "global"
+    adapt            "before_move"                          "after_move"
+    score            "z": C (|p_b|^2 - mu_t) / sigma_b      "ratio": d (P / ref - 1)
+    small_gradient   "skip": |x_b| <= 1e-6 adds nothing     "floor": x_b / max(|x_b|, 1e-12)
+
 Notes
 -----
 * The path always holds normalised *raw gradients*, also around Adam (as the authors' agadam.lua): this is the
@@ -56,15 +66,16 @@ from typing import Any, NamedTuple
 from . import _validate as V
 from . import reference as R
 from ._backend import as_1d_float
-from ._core import Optimizer, begin_update, block_slices, block_sq_norms, safe_exp
-from .errors import LearningRateError, RateFloorError
-from .directions import AdamDirection, SGDDirection
+from ._core import Optimizer
+from .errors import RateFloorError
+from .path import SKIP_FLOOR
+from .rate_control import PathRateControl
 
 __all__ = ["Alera", "AleraState", "Salera", "SaleraState", "PageHinkleyState", "RateFloorError", "alera", "salera",
            "C_for_damping"]
 
 #: ALeRA's gradient-norm floor: a block whose gradient norm is at most this only decays its path (L2').
-GRAD_NORM_FLOOR = 1e-6
+GRAD_NORM_FLOOR = SKIP_FLOOR
 #: SALeRA stops when a halved rate falls below this.
 RATE_FLOOR = 1e-15
 
@@ -101,28 +112,23 @@ def C_for_damping(d: float, n: int, c: float = 0.2, sigma: str = "exact") -> flo
     4.9
     """
     d = V.nonnegative("d", d)
-    mu = R.random_walk_mean(c)
-    return d * _sigma(sigma, c, n) / mu
+    spread = R.random_walk_std(c, n) if V.one_of("sigma", sigma, ("exact", "2017")) == "exact" else c / math.sqrt(n)
+    return d * spread / R.random_walk_mean(c)
 
 
-def _sigma(rule: str, c: float, n: int) -> float:
-    return R.random_walk_std(c, n) if rule == "exact" else c / math.sqrt(n)      # (L4)
-
-
-class Alera(Optimizer):
-    """ALeRA around a direction; build it with :func:`alera`."""
+class Alera(PathRateControl):
+    """ALeRA around a direction; build it with :func:`alera`. It is ``clara_ref.rate_control.PathRateControl`` with
+    the 2017 column of choices: the path of normalised gradients against the transient random walk, one rate per
+    block, adapted before the move by the z-score C (|p_b|^2 - mu_t)/sigma_b, a 1e-6 norm test."""
 
     name = "alera"
 
     def __init__(self, direction, eta0, *, c=0.2, C=1e-4, blocks=None, sigma="exact"):
-        if not isinstance(direction, (SGDDirection, AdamDirection)):
-            raise ValueError(f"direction must be sgd_direction() or adam_direction(), got {direction!r}")
-        self.direction = direction
-        self.eta0 = V.positive("eta0", eta0)
-        self.c = V.in_range("c", c, 0.0, 1.0, lo_open=True, hi_open=True)
-        self.C = V.nonnegative("C", C)
-        self.blocks = None if blocks is None else V.block_sizes(blocks)
-        self.sigma = V.one_of("sigma", sigma, ("exact", "2017"))
+        V.in_range("c", c, 0.0, 1.0, lo_open=True, hi_open=True)
+        super().__init__(direction, eta0, c=c, damping=V.nonnegative("C", C), blocks=blocks, path_of="gradient",
+                         transient=True, rates="per_block", adapt="before_move", score="z", small_gradient="skip",
+                         sigma=sigma)
+        self.C = self.damping_setting
 
     def init(self, theta) -> AleraState:
         xp = as_1d_float(theta)
@@ -132,42 +138,12 @@ class Alera(Optimizer):
                           direction=self.direction.init(theta))
 
     def update(self, theta, g, state: AleraState, *, loss=None):
-        xp = begin_update(theta, g, state)
-        if state.p.shape != theta.shape:
-            raise ValueError(f"state was made for theta of shape {tuple(state.p.shape)}, got {tuple(theta.shape)}")
-        sizes = V.blocks_tuple(self.blocks, theta.shape[0])
-        slices = block_slices(sizes)
-        t, c = state.t + 1, self.c
-
-        ### Cumulation of normalised raw gradients
-        x = self.direction.gradient(theta, g)                                        # (L1)
-        x_norms = [math.sqrt(q) for q in block_sq_norms(xp, x, slices)]
-        p = state.p * (1.0 - c)                                                      # (L2')
-        for (a, b), nb in zip(slices, x_norms):
-            if nb > GRAD_NORM_FLOOR:
-                p[a:b] += (c / nb) * x[a:b]                                          # (L2)
-        p_sqs = block_sq_norms(xp, p, slices)
-
-        ### Adapt every block's rate before the move
-        mu_t = R.random_walk_mean(c, t)                                              # (L3)
-        multipliers = tuple(safe_exp(self.C * (q - mu_t) / _sigma(self.sigma, c, n))  # (L4, L5)
-                            for q, n in zip(p_sqs, sizes))
-        etas = tuple(e * f for e, f in zip(state.etas, multipliers))
-        for b, e in enumerate(etas):
-            if not math.isfinite(e) or e <= 0.0:
-                raise LearningRateError(f"learning rate of block {b} became {e!r} at step {t}; lower C")
-
-        ### Move with the new rates
-        s, dstate = self.direction.propose(theta, g, state.direction)               # (L6)
-        if len(slices) == 1:
-            new_theta = theta - etas[0] * s                                          # (L7)
-        else:
-            new_theta = xp.asarray(theta, copy=True)
-            for (a, b), e in zip(slices, etas):
-                new_theta[a:b] -= e * s[a:b]                                         # (L7)
-        eta = _geometric_mean(etas, sizes)
-        return new_theta, AleraState(t=t, eta=eta, etas=etas, p=p, p_sq=sum(p_sqs), reference=len(sizes) * mu_t,
-                                     multiplier=eta / state.eta, multipliers=multipliers, direction=dstate)
+        # (L1-L7): cumulate normalised gradients, adapt every block's rate, then move with the new rates
+        step = self._step(theta, g, state.t, state.etas, state.p, state.direction, self.C)
+        eta = _geometric_mean(step.etas, V.blocks_tuple(self.blocks, theta.shape[0]))
+        return step.theta, AleraState(t=state.t + 1, eta=eta, etas=step.etas, p=step.p, p_sq=sum(step.p_sqs),
+                                      reference=step.reference, multiplier=eta / state.eta,
+                                      multipliers=step.multipliers, direction=step.direction)
 
     def hyperparameters(self) -> dict:
         return {"eta0": self.eta0, "c": self.c, "C": self.C, "blocks": self.blocks, "sigma": self.sigma,

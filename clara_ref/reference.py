@@ -49,12 +49,15 @@ from scipy import special
 
 from . import _validate as V
 from .directions import AdamDirection, SGDDirection
+from . import path as _path
+from .path import CLAMP_FLOOR
 
 __all__ = ["random_walk_mean", "random_walk_std", "kappa", "path_sq_norm_mean", "path_sq_norm_std",
            "monte_carlo", "MonteCarloResult", "ADAM_TRANSIENT_STEPS", "NORM_FLOOR"]
 
-#: Below this norm a direction counts as zero and its unit vector is 0 (as the authors' 1e-12 clamp).
-NORM_FLOOR = 1e-12
+#: The authors' clamp: a direction is divided by max(|s|, 1e-12), so one shorter than 1e-12 gives a unit vector
+#: shorter than 1 (|s| = 5e-13 gives |u| = 0.5) and a zero direction gives u = 0 (``clara_ref.path``).
+NORM_FLOOR = CLAMP_FLOOR
 #: Up to this t the Adam transient comes from the cached Monte Carlo; after it, the stationary value.
 ADAM_TRANSIENT_STEPS = 200
 _MC_DIM_CAP = 1000          # dimension used for the cached Monte Carlo when n is larger (or infinite)
@@ -102,7 +105,7 @@ def random_walk_std(c: float = 0.2, n: int = 1) -> float:
     0.1388
     """
     c, n = _check_c(c), _check_n(n, allow_none=False)
-    mu = c / (2.0 - c)
+    mu = random_walk_mean(c)
     return 2.0 * mu * (1.0 - c) / math.sqrt(n * (1.0 + (1.0 - c) ** 2))   # (R2)
 
 
@@ -125,7 +128,7 @@ def kappa(n: int, rho):
 
 
 def _adam_stationary_mean(c: float, beta1: float, n: int | None) -> float:
-    mu = c / (2.0 - c)
+    mu = random_walk_mean(c)
     a, b = 1.0 - c, beta1
     if n is None:
         return mu * (1.0 + a * b) / (1.0 - a * b)            # (R3)
@@ -197,10 +200,7 @@ def monte_carlo(direction, n: int, c: float = 0.2, steps: int = 1000, trials: in
         for t in range(steps):
             g = rng.standard_normal((rows, n))
             s, state = direction.propose(theta, g, state)
-            norms = np.maximum(np.sqrt(np.einsum("ij,ij->i", s, s)), NORM_FLOOR)[:, None]
-            p *= 1.0 - c
-            p += (c / norms) * s                               # (P1) p <- (1-c) p + c s/|s|
-            sq = np.einsum("ij,ij->i", p, p)
+            p, (sq,) = _path.cumulate(p, s, c, ((0, n),), NORM_FLOOR)   # (P1): the optimizer's own cumulation
             sums[t] += sq.sum()
         finals.append(sq)
     sq = np.concatenate(finals)

@@ -1,0 +1,218 @@
+"""Learning-rate control from the path: the one piece of code behind CLARA and the 2017 rule.
+
+CLARA (arXiv 2508.05408) and ALeRA (arXiv 1709.01427) are the same loop: propose a direction, cumulate a path of
+normalised vectors (``clara_ref.path``), compare |p|^2 with its expectation under pure noise, multiply the rate by
+an exponential of the difference. They differ in the choices below, each a keyword argument of
+:class:`PathRateControl`; ``clara(...)`` and ``alera(...)`` are this class with the two columns as defaults::
+
+    choice            what it chooses                          CLARA (2025)            the 2017 rule (ALeRA)
+    ----------------  ---------------------------------------  ----------------------  ------------------------
+    path_of           which vector enters the path             "step"                  "gradient"
+    transient         expectation at finite t, or stationary   False                   True
+    rates             one rate, or one rate per block          "global"                "per_block"
+    adapt             rate changed after or before the move    "after_move"            "before_move"
+    score             the exponent                             "ratio": d (P/ref - 1)  "z": C (P_b - mu_t)/sigma_b
+    small_gradient    a block of norm <= floor                 "floor" (1e-12 clamp)   "skip" (1e-6: decay only)
+
+::
+
+    for t = 1, 2, ...:
+        s <- direction(g)                                                      (K1)
+        x <- s (path_of="step")  or  g + lambda theta (path_of="gradient")     (K2)
+        p, P_b <- cumulate(p, x)               (clara_ref.path, P0-P2)         (K3)
+        ref_b <- E_null |p_b|^2 (at t if transient)                            (K4)
+        adapt="before_move": eta <- adapt(eta)                                 (K5)
+        theta_b <- theta_b - eta_b s_b    (move="unit": s_b / max(|s_b|, 1e-12))  (K6)
+        adapt="after_move":  eta <- adapt(eta)                                 (K5)
+    adapt, rates="global":    eta <- eta exp(score(P, ref)),   P = sum_b P_b, ref = sum_b ref_b
+    adapt, rates="per_block": eta_b <- eta_b exp(score(P_b, ref_b))
+    score="ratio": d (P / ref - 1);   score="z": C (P - ref) / sigma,  sigma the null spread of P
+
+Every rate is guarded: one that becomes inf, 0 or NaN raises ``LearningRateError`` unless ``eta_min``/``eta_max``
+bound it explicitly.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+from . import _validate as V
+from . import reference as R
+from ._backend import as_1d_float, check_gradient
+from ._core import Optimizer, block_slices, guard_rate, safe_exp
+from . import path as _path
+from .path import CLAMP_FLOOR, SKIP_FLOOR, block_norms
+from .directions import sgd_direction
+
+__all__ = ["PathRateControl", "Step", "CHOICES"]
+
+#: every choice and its allowed values (the first is CLARA's)
+CHOICES = {"path_of": ("step", "gradient"), "rates": ("global", "per_block"), "adapt": ("after_move", "before_move"),
+           "score": ("ratio", "z"), "small_gradient": ("floor", "skip"), "move": ("raw", "unit"),
+           "sigma": ("exact", "2017")}
+#: the norm at or below which a block counts as small, per ``small_gradient`` choice
+FLOORS = {"floor": CLAMP_FLOOR, "skip": SKIP_FLOOR}
+
+
+class Step(NamedTuple):
+    """What one update computed: the new iterate, the rates after this update, the path, its per-block squared
+    norms, the reference they were compared with (sum over blocks), the factor applied to each rate."""
+
+    theta: Any
+    etas: tuple
+    p: Any
+    p_sqs: list
+    reference: float
+    multipliers: tuple
+    direction: Any
+
+
+@lru_cache(maxsize=256)
+def _null_mean(null_direction, c: float, sizes: tuple, t: int | None) -> float:
+    return sum(R.path_sq_norm_mean(null_direction, c=c, n=n, t=t) for n in sizes)
+
+
+@lru_cache(maxsize=256)
+def _null_std(null_direction, c: float, rule: str, n: int) -> float:
+    if rule == "2017":
+        return c / math.sqrt(n)                    # the 2017 paper's spread, sqrt(2) too large for small c
+    return R.path_sq_norm_std(null_direction, c=c, n=n)
+
+
+class PathRateControl(Optimizer):
+    """A path rule around a direction with every choice of the module table as a keyword argument.
+
+    ``damping`` is CLARA's d (score="ratio") or the 2017 rule's C (score="z"); ``"auto"`` (ratio only) is twice the
+    exact null spread of P. ``reference`` is ``"direction"`` (the expectation for the vector entering the path),
+    ``"random_walk"`` (c/(2-c) per block) or a float (rates="global" only: P is compared with it as given).
+    """
+
+    name = "path_rate_control"
+
+    def __init__(self, direction, eta0, *, c=0.2, damping=1e-3, move="raw", blocks=None, reference="direction",
+                 path_of="step", transient=False, rates="global", adapt="after_move", score="ratio",
+                 small_gradient="floor", sigma="exact", eta_min=None, eta_max=None):
+        if not all(hasattr(direction, a) for a in ("init", "propose", "gradient", "hyperparameters")):
+            raise ValueError(f"direction must be a direction (init, propose, gradient, hyperparameters), "
+                             f"got {direction!r}")
+        self.direction = direction
+        self.eta0 = V.positive("eta0", eta0)
+        self.c = V.in_range("c", c, 0.0, 1.0, lo_open=True, hi_open=False)
+        for name, value in (("move", move), ("path_of", path_of), ("rates", rates), ("adapt", adapt),
+                            ("score", score), ("small_gradient", small_gradient), ("sigma", sigma)):
+            setattr(self, name, V.one_of(name, value, CHOICES[name]))
+        if isinstance(damping, str):
+            if score != "ratio":
+                raise ValueError("damping='auto' needs score='ratio'")
+            self.damping_setting = V.one_of("d", damping, ("auto",))
+        else:
+            self.damping_setting = V.nonnegative("d" if score == "ratio" else "C", damping)
+        if isinstance(reference, str):
+            self.reference = V.one_of("reference", reference, ("direction", "random_walk"))
+        else:
+            if rates != "global":
+                raise ValueError("a float reference needs rates='global' (it is compared with the sum over blocks)")
+            self.reference = V.positive("reference", reference)
+        if not isinstance(transient, bool):
+            raise ValueError(f"transient must be True or False, got {transient!r}")
+        self.transient = transient
+        self.eta_min = None if eta_min is None else V.positive("eta_min", eta_min)
+        self.eta_max = None if eta_max is None else V.positive("eta_max", eta_max)
+        if self.eta_min is not None and self.eta_max is not None and self.eta_min > self.eta_max:
+            raise ValueError(f"eta_min must be <= eta_max, got {eta_min!r} > {eta_max!r}")
+        self.blocks = None if blocks is None else V.block_sizes(blocks)
+        # The vector entering the path determines the null expectation: the direction's steps, or a random walk.
+        self._null_direction = direction if path_of == "step" else sgd_direction()
+
+    # -- reference math ------------------------------------------------------------------------------------------
+    def reference_at(self, t: int, sizes: tuple) -> float:
+        """What P (the sum over ``sizes``' blocks) is compared with after update ``t`` (K4)."""
+        tt = t if self.transient else None
+        if tt is not None and self._null_direction.name != "sgd" and tt > R.ADAM_TRANSIENT_STEPS:
+            tt = None          # Adam's transient table ends here: the stationary value is used (and cached) after it
+        if isinstance(self.reference, float):
+            return self.reference
+        if self.reference == "random_walk":
+            return len(sizes) * R.random_walk_mean(self.c, tt)
+        return _null_mean(self._null_direction, self.c, sizes, tt)
+
+    def damping(self, sizes: tuple) -> float:
+        """The damping in use; ``"auto"`` is 2 sqrt(sum_b sigma_b^2), the exact null spread of P doubled."""
+        if self.damping_setting != "auto":
+            return self.damping_setting
+        return 2.0 * math.sqrt(sum(_null_std(self._null_direction, self.c, "exact", n) ** 2 for n in sizes))
+
+    def _sizes(self, theta) -> tuple:
+        return V.blocks_tuple(self.blocks, theta.shape[0])
+
+    # -- one update ------------------------------------------------------------------------------------------------
+    def _adapt(self, etas, p_sqs, refs, sizes, d, t):
+        """(K5): the rates after adaptation and the factor applied to each."""
+        if self.rates == "global":
+            P, ref = sum(p_sqs), sum(refs)
+            if self.score == "ratio":
+                f = safe_exp(d * (P / ref - 1.0))
+            else:
+                sigma = math.sqrt(sum(_null_std(self._null_direction, self.c, self.sigma, n) ** 2 for n in sizes))
+                f = safe_exp(d * (P - ref) / sigma)
+            return (guard_rate(etas[0] * f, t, self.eta_min, self.eta_max),), (f,)
+        if self.score == "ratio":
+            fs = tuple(safe_exp(d * (q / r - 1.0)) for q, r in zip(p_sqs, refs))
+        else:
+            fs = tuple(safe_exp(d * (q - r) / _null_std(self._null_direction, self.c, self.sigma, n))
+                       for q, r, n in zip(p_sqs, refs, sizes))
+        new = tuple(guard_rate(e * f, t, self.eta_min, self.eta_max, block=b if len(etas) > 1 else None)
+                    for b, (e, f) in enumerate(zip(etas, fs)))
+        return new, fs
+
+    def _move(self, xp, theta, s, s_norms, etas, slices):
+        """(K6): theta_b - eta_b s_b, or eta_b times the unit direction for move="unit"."""
+        if self.move == "raw" and len(etas) == 1:
+            new = s * -etas[0]
+            new += theta
+            return new
+        new = xp.asarray(theta, copy=True)
+        for i, (a, b) in enumerate(slices):
+            e = etas[i] if len(etas) > 1 else etas[0]
+            if self.move == "raw":
+                new[a:b] -= e * s[a:b]
+            else:
+                new[a:b] -= (e / max(s_norms[i], CLAMP_FLOOR)) * s[a:b]
+        return new
+
+    def _step(self, theta, g, t_done, etas, p, dstate, d) -> Step:
+        xp = as_1d_float(theta)
+        check_gradient(xp, theta, g, step=t_done + 1)      # before anything is computed: a refusal changes nothing
+        if p.shape != theta.shape:
+            raise ValueError(f"state was made for theta of shape {tuple(p.shape)}, got {tuple(theta.shape)}")
+        sizes = self._sizes(theta)
+        slices = block_slices(sizes)
+        t = t_done + 1
+        s, dstate = self.direction.propose(theta, g, dstate)                           # (K1)
+        s_norms = block_norms(s, slices) if (self.move == "unit" or self.path_of == "step") else None
+        if self.path_of == "step":
+            x, x_norms = s, s_norms                                                    # (K2)
+        else:
+            x, x_norms = self.direction.gradient(theta, g), None
+        p, p_sqs = _path.cumulate(p, x, self.c, slices, FLOORS[self.small_gradient],         # (K3)
+                            small="clamp" if self.small_gradient == "floor" else "skip", norms=x_norms)
+        if self.rates == "global":
+            refs = [self.reference_at(t, sizes)]                                       # (K4)
+        else:
+            refs = [self.reference_at(t, (n,)) for n in sizes]
+        if self.adapt == "before_move":
+            etas, fs = self._adapt(etas, p_sqs, refs, sizes, d, t)                     # (K5)
+            new_theta = self._move(xp, theta, s, s_norms, etas, slices)                # (K6)
+        else:
+            new_theta = self._move(xp, theta, s, s_norms, etas, slices)                # (K6)
+            etas, fs = self._adapt(etas, p_sqs, refs, sizes, d, t)                     # (K5)
+        return Step(new_theta, etas, p, p_sqs, sum(refs), fs, dstate)
+
+    def hyperparameters(self) -> dict:
+        return {"eta0": self.eta0, "c": self.c, "d": self.damping_setting, "move": self.move, "blocks": self.blocks,
+                "reference": self.reference, "path_of": self.path_of, "transient": self.transient,
+                "rates": self.rates, "adapt": self.adapt, "score": self.score,
+                "small_gradient": self.small_gradient, "sigma": self.sigma, "eta_min": self.eta_min,
+                "eta_max": self.eta_max, **self.direction.hyperparameters()}
