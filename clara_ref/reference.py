@@ -35,7 +35,8 @@ Notes
 References
 ----------
 ALeRA/SALeRA: Schoenauer-Sebag, Schoenauer, Sebag, arXiv 1709.01427 (R1). CLARA: Atamna, Maus, Kievelitz,
-Glasmachers, arXiv 2508.05408 (R3). (R2), (R4)-(R6): derived in clara_ref's ALGORITHMS.md §1.
+Glasmachers, arXiv 2508.05408 (R3). Every formula is derived in docs/derivations.md, (R2) and (R4)-(R6) for
+clara_ref itself.
 """
 
 from __future__ import annotations

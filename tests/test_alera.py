@@ -1,4 +1,4 @@
-"""ALeRA and SALeRA (ALGORITHMS.md §2): first factor 1, per-block rates, the Page-Hinkley alarm and backtrack."""
+"""ALeRA and SALeRA (arXiv 1709.01427): first factor 1, per-block rates, the Page-Hinkley alarm and backtrack."""
 
 import math
 

@@ -1,9 +1,9 @@
 """clara reproduces the CLARA authors' optimizers step for step when given their blocking, move and reference.
 
-The oracle below is a short torch port written from the description of the authors' ``SGD_Clara`` and
-``Adam_Clara`` in clara_ref's ALGORITHMS.md §3.1 (per-tensor loop, unit vectors with a 1e-12 clamp, the move with the
-current lr, one global lr adapted after all tensors by exp(d (P / (K mu) - 1)), mu taken from their table keyed by
-the total parameter count, grads mutated in place as upstream). ``clara(direction, eta0, c=, d=, move=,
+The oracle below is a short torch port written from the rule of the authors' ``SGD_Clara`` and ``Adam_Clara``
+(asmaatamna/cumulative-learning-rate-adaptation @ 505f977): per-tensor loop, unit vectors with a 1e-12 clamp, the
+move with the current lr, one global lr adapted after all tensors by exp(d (P / (K mu) - 1)), mu taken from their
+table keyed by the total parameter count, grads mutated in place as upstream. ``clara(direction, eta0, c=, d=, move=,
 blocks=tensor sizes, reference=K * mu)`` must match it to float64 rounding (relative 1e-10).
 """
 

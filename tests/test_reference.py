@@ -40,7 +40,7 @@ def test_adam_closed_form_against_monte_carlo(n):
     mc = R.monte_carlo(cr.adam_direction(), n, c=0.2, steps=300, trials=150, seed=1)
     closed = R.path_sq_norm_mean(cr.adam_direction(), c=0.2)
     assert math.isclose(closed, 0.2 / 1.8 * 1.72 / 0.28, rel_tol=1e-12)
-    # Model error of the n = inf form at finite n is about 0.13 / n (ALGORITHMS.md §1.2).
+    # Model error of the n = inf form at finite n is about 0.13 / n (docs/derivations.md, (R3)).
     assert abs(mc.mean - closed) <= 4 * mc.se + 0.13 / n
 
 

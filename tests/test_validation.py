@@ -1,4 +1,4 @@
-"""Bad input (SPEC §6): clear ValueErrors naming the parameter and its range; non-finite gradients refused with the
+"""Bad input: clear ValueErrors naming the parameter and its range; non-finite gradients refused with the
 state untouched; shape and dtype mismatches refused; the rate never silently becomes inf, 0 or NaN."""
 
 import math

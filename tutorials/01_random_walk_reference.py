@@ -45,7 +45,7 @@ fig.savefig(FIG_DIR / "transient.png", dpi=90)
 
 # %% [markdown]
 # The spread: the exact formula against the simulation, and against the sigma of the CLARA code (too small by
-# sqrt(2), ALGORITHMS.md §1.1).
+# sqrt(2), docs/derivations.md, (R2)).
 
 # %%
 for c, mc in results.items():

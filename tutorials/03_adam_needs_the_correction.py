@@ -8,7 +8,7 @@
 #
 # instead of the random walk's mu = c/(2-c) = 0.111. Comparing Adam's step path with 0.111 reads pure noise as
 # strong agreement and inflates the rate without bound. At finite n the reference is the kappa series
-# mu [1 + 2 sum_h (1-c)^h kappa_n(beta1^h)] (clara_ref ALGORITHMS.md §1.2). We also put the 2017 rule (a path of
+# mu [1 + 2 sum_h (1-c)^h kappa_n(beta1^h)] (docs/derivations.md, (R4)). We also put the 2017 rule (a path of
 # normalised raw gradients, per-layer rates) next to CLARA on an ill-conditioned problem.
 
 # %%
