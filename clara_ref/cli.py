@@ -24,18 +24,27 @@ class _Fail(Exception):
     pass
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (exit 2) instead of the usage block followed by the error."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def _parser():
+    from . import __version__
     from .experiments.grid import OPTIMIZERS, PRESETS, PROTOCOLS, TASKS
 
-    ap = argparse.ArgumentParser(prog="python -m clara_ref", description=DESCRIPTION,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="command")
+    ap = _Parser(prog="python -m clara_ref", description=DESCRIPTION,
+                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--version", action="version", version=f"clara_ref {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="{reproduce,demo}", parser_class=_Parser)
     rp = sub.add_parser("reproduce", help="run the paper's benchmark grid",
-                        description="Run the CLARA paper's benchmark grid (SPEC §5) in a pool of worker processes and "
+                        description="Run the CLARA paper's benchmark grid in a pool of worker processes and "
                         "write one JSON per run, summary.csv, figures and report.md into --out. Runs whose JSON "
                         "already exists are skipped (resume).")
-    rp.add_argument("--preset", default="quick",
-                    help="one of: " + ", ".join(f"{k} ({p.note})" for k, p in PRESETS.items()) + " [quick]")
+    rp.add_argument("--preset", default="quick", choices=list(PRESETS),
+                    help="; ".join(f"{k}: {p.note}" for k, p in PRESETS.items()) + " [quick]")
     rp.add_argument("--out", default="results", help="output folder [results]")
     rp.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes [all cores]")
     rp.add_argument("--seeds", type=int, nargs="+", help="seeds (default: the preset's)")
@@ -54,8 +63,6 @@ def _parser():
 def _reproduce(args, argv) -> int:
     from .experiments import claims, grid, report, runner
 
-    if args.preset not in grid.PRESETS:
-        raise _Fail(f"unknown preset {args.preset!r}; choose one of {', '.join(grid.PRESETS)}")
     if args.jobs < 1:
         raise _Fail(f"--jobs must be at least 1, got {args.jobs}")
     preset = grid.PRESETS[args.preset]
@@ -118,10 +125,7 @@ def main(argv=None) -> int:
     try:
         if args.command == "reproduce":
             return _reproduce(args, argv)
-        if args.command == "demo":
-            return _demo()
-        ap.print_help()
-        return 0
+        return _demo()
     except _Fail as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

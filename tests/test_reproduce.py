@@ -83,7 +83,7 @@ def test_resume_skips_done_runs_and_reruns_are_identical(smoke_out, tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--preset", "huge"], "unknown preset 'huge'"),
+    (["--preset", "huge"], "invalid choice: 'huge'"),
     (["--tasks", "mnist"], "unknown task 'mnist'"),
     (["--optimizers", "lion"], "unknown optimizer 'lion'"),
     (["--rates", "-1"], "initial rates must be positive"),
@@ -101,6 +101,15 @@ def test_bad_input_gives_one_line_error(args, message):
 def test_help_explains_the_commands():
     proc = subprocess.run([sys.executable, "-m", "clara_ref", "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and "reproduce" in proc.stdout and "demo" in proc.stdout
+
+
+def test_version_and_a_bare_call_is_a_usage_error():
+    import clara_ref
+
+    proc = subprocess.run([sys.executable, "-m", "clara_ref", "--version"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"clara_ref {clara_ref.__version__}"
+    proc = subprocess.run([sys.executable, "-m", "clara_ref"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "required" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_digits_mlp_runs_the_step_budget_and_adam_clara_recovers_from_1e6(tmp_path):
