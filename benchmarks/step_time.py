@@ -2,8 +2,10 @@
 
 Compares, per (n, dtype): clara_ref ``adam``; ``clara(adam_direction())`` (its adaptation overhead over adam);
 ``sgd`` and ``clara(sgd_direction())``; and ``torch.optim.Adam`` with foreach on and off (if torch is installed,
-2 threads). The contenders are timed in turn within every repeat (interleaved), so a slow phase of a noisy machine
-hits all of them; each figure is the median over ``--repeat`` repeats of the mean time of ``steps`` steps.
+2 threads), and "adam fused": Adam written the way clara_ref wrote it before its reference path became literal
+(moments in the in-place lerp form m + (1-beta1)(g - m), bias corrections folded into the step), which measures what
+the literal equations cost. The contenders are timed in turn within every repeat (interleaved), so a slow phase of a
+noisy machine hits all of them; each figure is the median over ``--repeat`` repeats of the mean time of ``steps`` steps.
 Run: ``python benchmarks/step_time.py``.
 """
 
@@ -31,6 +33,26 @@ def _ours(opt, n, dtype):
         box["theta"], box["state"] = theta, state
 
     return run
+
+
+class _FusedAdamDirection(cr.directions.AdamDirection):
+    """For this benchmark only: Adam with fewer passes over memory and the equations hidden (the old form)."""
+
+    def propose(self, theta, g, state):
+        t = state.t + 1
+        m = g - state.m
+        m *= 1.0 - self.beta1
+        m += state.m
+        v = g * g
+        v -= state.v
+        v *= 1.0 - self.beta2
+        v += state.v
+        s = np.sqrt(v)
+        s *= 1.0 / np.sqrt(1.0 - self.beta2**t)
+        s += self.eps
+        s = m / s
+        s *= 1.0 / (1.0 - self.beta1**t)
+        return s, cr.directions.AdamDirectionState(t=t, m=m, v=v)
 
 
 def _torch(n, dtype, foreach):
@@ -63,14 +85,15 @@ def main(argv=None):
     except ImportError:
         have_torch = False
     print(f"numpy {np.__version__}" + (f", torch {torch.__version__}" if have_torch else ", torch not installed"))
-    header = ("n", "dtype", "adam us", "clara-adam us", "overhead", "sgd us", "clara-sgd us", "overhead",
-              "torch foreach us", "torch loop us", "adam / torch foreach")
+    header = ("n", "dtype", "adam us", "adam fused us", "literal cost", "clara-adam us", "overhead", "sgd us",
+              "clara-sgd us", "overhead", "torch foreach us", "torch loop us", "adam / torch foreach")
     print(" | ".join(header))
     print("|".join(["---"] * len(header)))
     for n in args.sizes:
         steps = max(20, min(2000, 20_000_000 // (n * 10)))
         for dtype in (np.float32, np.float64):
             contenders = {"adam": _ours(cr.adam(1e-3), n, dtype),
+                          "adam-fused": _ours(cr.constant.ConstantRate(_FusedAdamDirection(), 1e-3, "adam"), n, dtype),
                           "clara-adam": _ours(cr.clara(cr.adam_direction(), 1e-3), n, dtype),
                           "sgd": _ours(cr.sgd(1e-3), n, dtype),
                           "clara-sgd": _ours(cr.clara(cr.sgd_direction(), 1e-3), n, dtype)}
@@ -88,7 +111,9 @@ def main(argv=None):
             t = {k: statistics.median(v) for k, v in times.items()}
             tcols = (f"{t['torch-foreach'] * 1e6:.1f}", f"{t['torch-loop'] * 1e6:.1f}",
                      f"{t['adam'] / t['torch-foreach']:.2f}x") if have_torch else ("-", "-", "-")
-            print(" | ".join((f"{n:.0e}", np.dtype(dtype).name, f"{t['adam'] * 1e6:.1f}", f"{t['clara-adam'] * 1e6:.1f}",
+            print(" | ".join((f"{n:.0e}", np.dtype(dtype).name, f"{t['adam'] * 1e6:.1f}",
+                              f"{t['adam-fused'] * 1e6:.1f}", f"{(t['adam'] / t['adam-fused'] - 1) * 100:+.0f}%",
+                              f"{t['clara-adam'] * 1e6:.1f}",
                               f"{(t['clara-adam'] / t['adam'] - 1) * 100:+.0f}%", f"{t['sgd'] * 1e6:.1f}",
                               f"{t['clara-sgd'] * 1e6:.1f}", f"{(t['clara-sgd'] / t['sgd'] - 1) * 100:+.0f}%") + tcols))
 

@@ -14,6 +14,10 @@ ALeRA ("agnostic learning-rate adaptation")::
         s <- direction(g)                                    SGD: g;  Adam: m_hat/(sqrt(v_hat)+eps)   (L6)
         theta_b <- theta_b - eta_b s_b                                                             (L7)
 
+Where each line is computed: (L1) = (K2), (L3) = (K4), (L4, L5) = (K5) with score="z", (L6) = (K1), (L7) = (K6) in
+``clara_ref/rate_control.py``; (L2, L2') = (P0, P1) with small="skip" in ``clara_ref/path.py``. SALeRA's (S1-S4)
+are computed in this module.
+
 SALeRA adds, before each ALeRA step, a one-sided Page-Hinkley test on the minibatch loss f_t::
 
     r = mbratio (batch size / training-set size); k = PH counter

@@ -18,6 +18,9 @@
         ref <- sum_b E_null|p_b|^2   (see ``reference``)             (A7)
         eta <- eta * exp(d (P / ref - 1)),  then clamp to [eta_min, eta_max] if given   (A8)
 
+Where each line is computed: (A1) = (K1), (A2, A2') = (K6) and (A3) = (K2), (A7) = (K4), (A8) = (K5) in
+``clara_ref/rate_control.py``; (A4, A5) = (P0, P1) and (A6) = (P2), summed, in ``clara_ref/path.py``.
+
 The conceptual correction of the 2025 paper over the 2017 rule is two named choices: ``path_of`` (which vector
 enters the path) and ``reference`` (what |p|^2 is compared with). ``path_of="step", reference="direction"`` is
 CLARA; ``path_of="gradient", reference="random_walk"`` is the uncorrected gradient-path rule.

@@ -1,7 +1,8 @@
 """Training loops: any optimizer on a model and dataset (``train``) or on a synthetic objective (``optimize``).
 
-A diverging run (non-finite loss or parameters, a refused gradient, a rate that left the floats) stops and is
-reported as diverged; it never raises out of the loop.
+A diverging run (non-finite loss or parameters, a refused gradient, a rate that left the floats, SALeRA's rate
+floor) stops and is reported as diverged. Any other error propagates: for example ``dadapt_sgd`` refuses a zero
+first gradient and ``salera`` a first loss <= 0 with a ``ValueError``, which are not divergences.
 """
 
 from __future__ import annotations
