@@ -49,12 +49,13 @@ import numpy as np
 from scipy import special
 
 from . import _validate as V
-from .directions import AdamDirection, SGDDirection
+from .directions import AdamDirection
 from . import path as _path
 from .path import CLAMP_FLOOR
 
 __all__ = ["random_walk_mean", "random_walk_std", "kappa", "path_sq_norm_mean", "path_sq_norm_std",
-           "monte_carlo", "MonteCarloResult", "ADAM_TRANSIENT_STEPS", "NORM_FLOOR"]
+           "monte_carlo", "MonteCarloResult", "adam_path_mean", "adam_path_std", "simulated_mean", "simulated_std",
+           "ADAM_TRANSIENT_STEPS", "NORM_FLOOR"]
 
 #: The authors' clamp: a direction is divided by max(|s|, 1e-12), so one shorter than 1e-12 gives a unit vector
 #: shorter than 1 (|s| = 5e-13 gives |u| = 0.5) and a zero direction gives u = 0 (``clara_ref.path``).
@@ -187,8 +188,7 @@ def monte_carlo(direction, n: int, c: float = 0.2, steps: int = 1000, trials: in
     for name, val in (("steps", steps), ("trials", trials)):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
             raise ValueError(f"{name} must be a positive int, got {val!r}")
-    if not isinstance(direction, (SGDDirection, AdamDirection)):
-        raise ValueError(f"direction must be an SGD or Adam direction, got {direction!r}")
+    _check_direction(direction)
     chunk = max(1, min(trials, 2_000_000 // n))
     children = np.random.SeedSequence(seed).spawn((trials + chunk - 1) // chunk)
     finals, sums = [], np.zeros(steps)
@@ -222,6 +222,58 @@ def _adam_small_n_std(c, beta1, beta2, eps, n) -> float:
     return monte_carlo(AdamDirection(beta1, beta2, eps), n, c=c, steps=300, trials=2000, seed=20250806).std
 
 
+def _check_direction(direction):
+    if not all(callable(getattr(direction, a, None)) for a in ("init", "propose", "null_mean", "null_std")):
+        raise ValueError(f"direction must be a clara_ref direction (init, propose, null_mean, null_std), "
+                         f"got {direction!r}")
+
+
+def adam_path_mean(direction, c: float, n: int | None, t: int | None) -> float:
+    """E|p_t|^2 for Adam's unit steps: (R3) at n = None, the kappa series (R4) at finite n, the cached transient
+    Monte Carlo for t <= ADAM_TRANSIENT_STEPS (see the module notes)."""
+    if t == 0:
+        return 0.0
+    if t is not None and t <= ADAM_TRANSIENT_STEPS:
+        n_eff = _MC_DIM_CAP if n is None else min(n, _MC_DIM_CAP)
+        return float(_adam_transient_table(c, direction.beta1, direction.beta2, direction.eps, n_eff)[t - 1])
+    return _adam_stationary_mean(c, direction.beta1, n)
+
+
+def adam_path_std(direction, c: float, n: int | None) -> float:
+    """Stationary spread for Adam's unit steps: (R6) for n >= 32, a cached seeded Monte Carlo below, 0 at n = None."""
+    if n is None:
+        return 0.0
+    if n < _SPREAD_MC_BELOW:
+        return _adam_small_n_std(c, direction.beta1, direction.beta2, direction.eps, n)
+    return _adam_delta_std(c, direction.beta1, n)
+
+
+_SIM_STEPS = 300            # steps of the generic simulation: (1-c)^{2*300} is negligible for c >= 0.05
+_SIM_ELEMENTS = 20_000      # trials * dimension of the generic simulation
+
+
+@lru_cache(maxsize=64)
+def _simulation(direction, c: float, n_eff: int) -> MonteCarloResult:
+    trials = max(200, _SIM_ELEMENTS // n_eff)
+    return monte_carlo(direction, n_eff, c=c, steps=_SIM_STEPS, trials=trials, seed=20250807)
+
+
+def simulated_mean(direction, c: float, n: int | None, t: int | None) -> float:
+    """E|p_t|^2 of any direction's unit steps from a cached seeded Monte Carlo of its own ``propose`` (at dimension
+    min(n, 1000); t None or beyond 300 steps: the value at step 300)."""
+    if t == 0:
+        return 0.0
+    r = _simulation(direction, c, _MC_DIM_CAP if n is None else min(n, _MC_DIM_CAP))
+    return float(r.mean_t[min(t, _SIM_STEPS) - 1] if t is not None else r.mean_t[-1])
+
+
+def simulated_std(direction, c: float, n: int | None) -> float:
+    """The stationary spread of |p|^2 of any direction, from the same cached simulation (0 at n = None)."""
+    if n is None:
+        return 0.0
+    return _simulation(direction, c, min(n, _MC_DIM_CAP)).std
+
+
 def path_sq_norm_mean(direction, c: float = 0.2, n: int | None = None, t: int | None = None) -> float:
     """E|p_t|^2 of the path of ``direction``'s unit steps under i.i.d. N(0, I_n) gradients.
 
@@ -229,6 +281,7 @@ def path_sq_norm_mean(direction, c: float = 0.2, n: int | None = None, t: int | 
     * Adam direction: t = None (stationary) gives (R3) for n = None and the kappa series (R4) for finite n (exact at
       n = 1, within about 0.001 for n >= 2); a finite t <= ADAM_TRANSIENT_STEPS uses the cached Monte Carlo
       described in the module notes (within 0.01 at every n, t).
+    * Any other direction: its own ``null_mean`` (by default a cached seeded simulation of its ``propose``).
 
     ``t = 0`` gives 0 (the path starts at zero).
 
@@ -239,16 +292,8 @@ def path_sq_norm_mean(direction, c: float = 0.2, n: int | None = None, t: int | 
     (0.68254, 0.5261)
     """
     c, n, t = _check_c(c), _check_n(n), _check_t(t)
-    if isinstance(direction, SGDDirection):
-        return random_walk_mean(c, t)
-    if not isinstance(direction, AdamDirection):
-        raise ValueError(f"direction must be an SGD or Adam direction, got {direction!r}")
-    if t == 0:
-        return 0.0
-    if t is not None and t <= ADAM_TRANSIENT_STEPS:
-        n_eff = _MC_DIM_CAP if n is None else min(n, _MC_DIM_CAP)
-        return float(_adam_transient_table(c, direction.beta1, direction.beta2, direction.eps, n_eff)[t - 1])
-    return _adam_stationary_mean(c, direction.beta1, n)
+    _check_direction(direction)
+    return direction.null_mean(c, n, t)
 
 
 def path_sq_norm_std(direction, c: float = 0.2, n: int | None = None) -> float:
@@ -262,12 +307,5 @@ def path_sq_norm_std(direction, c: float = 0.2, n: int | None = None) -> float:
     (0.0358, 0.0118)
     """
     c, n = _check_c(c), _check_n(n)
-    if n is None:
-        return 0.0
-    if isinstance(direction, SGDDirection):
-        return random_walk_std(c, n)
-    if not isinstance(direction, AdamDirection):
-        raise ValueError(f"direction must be an SGD or Adam direction, got {direction!r}")
-    if n < _SPREAD_MC_BELOW:
-        return _adam_small_n_std(c, direction.beta1, direction.beta2, direction.eps, n)
-    return _adam_delta_std(c, direction.beta1, n)
+    _check_direction(direction)
+    return direction.null_std(c, n)

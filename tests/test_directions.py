@@ -77,3 +77,42 @@ def test_adam_stays_finite_when_the_squared_gradient_overflows(dtype, size):
             for k in range(10):
                 th, state = opt.update(th, np.full(4, size * (-1) ** k, dtype=dtype), state)
         assert np.all(np.isfinite(th)) and th.dtype == dtype
+
+
+def test_a_new_direction_works_in_clara_without_editing_it():
+    """RMSprop written as a user would (a frozen dataclass deriving from Direction): clara takes it, and its
+    pure-noise reference comes from a simulation of its own propose. RMSprop's unit steps under pure noise are
+    uncorrelated (g_t is symmetric and independent of the past), so the reference is the random walk's c/(2-c)."""
+    from dataclasses import dataclass
+    from typing import NamedTuple
+
+    from clara_ref.directions import Direction
+
+    class RMSpropState(NamedTuple):
+        t: int
+        v: np.ndarray
+
+    @dataclass(frozen=True)
+    class RMSprop(Direction):
+        alpha: float = 0.99
+        eps: float = 1e-8
+        name = "rmsprop"
+
+        def init(self, theta):
+            return RMSpropState(0, np.zeros_like(theta))
+
+        def propose(self, theta, g, state):
+            v = self.alpha * state.v + (1 - self.alpha) * g * g
+            return g / (np.sqrt(v) + self.eps), RMSpropState(state.t + 1, v)
+
+    direction = RMSprop()
+    mu = cr.reference.path_sq_norm_mean(direction, c=0.2, n=10)
+    # the simulation: 2000 trials at n = 10, sd of |p|^2 about 0.044 (R2), standard error 0.001; 5 se allowed
+    assert mu == pytest.approx(0.2 / 1.8, abs=0.005)
+    assert cr.reference.path_sq_norm_std(direction, c=0.2, n=10) == pytest.approx(
+        cr.reference.random_walk_std(0.2, 10), rel=0.1)               # 2000 samples: sd known to about 2%
+    opt = cr.clara(direction, 1e-3, d="auto")
+    f = cr.objectives.get("sphere", n=10, noise=0.1)
+    r = cr.optimize(f, opt, steps=300, seed=0)
+    assert r.state.reference == pytest.approx(mu) and r.distance[-1] < 0.5 * r.distance[0]
+    assert opt.hyperparameters()["direction"] == "rmsprop" and opt.hyperparameters()["alpha"] == 0.99
