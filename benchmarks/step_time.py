@@ -93,7 +93,7 @@ def main(argv=None):
         steps = max(20, min(2000, 20_000_000 // (n * 10)))
         for dtype in (np.float32, np.float64):
             contenders = {"adam": _ours(cr.adam(1e-3), n, dtype),
-                          "adam-fused": _ours(cr.constant.ConstantRate(_FusedAdamDirection(), 1e-3, "adam"), n, dtype),
+                          "adam-fused": _ours(cr.constant.ConstantRate(_FusedAdamDirection(), 1e-3), n, dtype),
                           "clara-adam": _ours(cr.clara(cr.adam_direction(), 1e-3), n, dtype),
                           "sgd": _ours(cr.sgd(1e-3), n, dtype),
                           "clara-sgd": _ours(cr.clara(cr.sgd_direction(), 1e-3), n, dtype)}

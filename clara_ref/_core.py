@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from ._backend import as_1d_float, check_gradient, sq_norm
@@ -14,14 +15,29 @@ __all__ = ["Optimizer", "block_slices", "block_sq_norms", "guard_rate", "Learnin
 class Optimizer:
     """Base class: an optimizer is a pair of pure functions ``init`` and ``update`` plus its hyperparameters.
 
-    Subclasses set ``name`` and implement ``init(theta) -> state``,
-    ``update(theta, g, state, *, loss=None) -> (theta, state)`` and ``hyperparameters() -> dict``.
+    Every optimizer is a frozen dataclass whose fields are its hyperparameters, written once: the class is also the
+    factory (``clara``, ``alera``, ... are the classes themselves, or build one), ``__post_init__`` validates and
+    normalises the fields, and ``hyperparameters()`` reads them back, so the two cannot drift. Subclasses set
+    ``name`` and implement ``init(theta) -> state`` and ``update(theta, g, state, *, loss=None) -> (theta, state)``.
     """
 
     name = "optimizer"
 
-    def hyperparameters(self) -> dict:  # pragma: no cover - every subclass overrides
-        raise NotImplementedError
+    def hyperparameters(self) -> dict:
+        """Every field, in order, with a ``direction`` field spelt out as the direction's own hyperparameters."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "direction":
+                out.update(value.hyperparameters())
+            else:
+                out[f.name] = value
+        return out
+
+    def _set(self, **values) -> None:
+        """Store validated (normalised) values on the frozen instance; used by ``__post_init__`` only."""
+        for key, value in values.items():
+            object.__setattr__(self, key, value)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())

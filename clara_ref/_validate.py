@@ -120,3 +120,16 @@ def blocks_tuple(blocks, size: int) -> tuple[int, ...]:
     if sum(sizes) != size:
         raise ValueError(f"blocks must sum to theta.size = {size}, got {blocks!r} (sum {sum(sizes)})")
     return sizes
+
+
+def flag(name: str, value) -> bool:
+    """A True/False option.
+
+    >>> flag("decouple", 1)
+    Traceback (most recent call last):
+    ...
+    ValueError: decouple must be True or False, got 1
+    """
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return value

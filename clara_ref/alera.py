@@ -64,7 +64,9 @@ and Hinkley (1971) for the change-point test.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, NamedTuple
 
 from . import _validate as V
@@ -120,41 +122,8 @@ def C_for_damping(d: float, n: int, c: float = 0.2, sigma: str = "exact") -> flo
     return d * spread / R.random_walk_mean(c)
 
 
-class Alera(PathRateControl):
-    """ALeRA around a direction; build it with :func:`alera`. It is ``clara_ref.rate_control.PathRateControl`` with
-    the 2017 column of choices: the path of normalised gradients against the transient random walk, one rate per
-    block, adapted before the move by the z-score C (|p_b|^2 - mu_t)/sigma_b, a 1e-6 norm test."""
-
-    name = "alera"
-
-    def __init__(self, direction, eta0, *, c=0.2, C=1e-4, blocks=None, sigma="exact"):
-        V.in_range("c", c, 0.0, 1.0, lo_open=True, hi_open=True)
-        super().__init__(direction, eta0, c=c, damping=V.nonnegative("C", C), blocks=blocks, path_of="gradient",
-                         transient=True, rates="per_block", adapt="before_move", score="z", small_gradient="skip",
-                         sigma=sigma)
-        self.C = self.damping_setting
-
-    def init(self, theta) -> AleraState:
-        xp = as_1d_float(theta)
-        sizes = V.blocks_tuple(self.blocks, theta.shape[0])
-        return AleraState(t=0, eta=self.eta0, etas=(self.eta0,) * len(sizes), p=xp.zeros_like(theta), p_sq=0.0,
-                          reference=0.0, multiplier=1.0, multipliers=(1.0,) * len(sizes),
-                          direction=self.direction.init(theta))
-
-    def update(self, theta, g, state: AleraState, *, loss=None):
-        # (L1-L7): cumulate normalised gradients, adapt every block's rate, then move with the new rates
-        step = self._step(theta, g, state.t, state.etas, state.p, state.direction, self.C)
-        eta = _geometric_mean(step.etas, V.blocks_tuple(self.blocks, theta.shape[0]))
-        return step.theta, AleraState(t=state.t + 1, eta=eta, etas=step.etas, p=step.p, p_sq=sum(step.p_sqs),
-                                      reference=step.reference, multiplier=eta / state.eta,
-                                      multipliers=step.multipliers, direction=step.direction)
-
-    def hyperparameters(self) -> dict:
-        return {"eta0": self.eta0, "c": self.c, "C": self.C, "blocks": self.blocks, "sigma": self.sigma,
-                **self.direction.hyperparameters()}
-
-
-def alera(direction, eta0: float, *, c: float = 0.2, C: float = 1e-4, blocks=None, sigma: str = "exact") -> Alera:
+@dataclass(frozen=True, repr=False)
+class Alera(Optimizer):
     """ALeRA (arXiv 1709.01427): per-block rates eta_b <- eta_b exp(C (|p_b|^2 - mu_t)/sigma_b), updated before
     the move, from a path of normalised raw gradients (L1-L7 in the module box).
 
@@ -166,12 +135,49 @@ def alera(direction, eta0: float, *, c: float = 0.2, C: float = 1e-4, blocks=Non
 
     >>> import numpy as np
     >>> from clara_ref import sgd_direction
-    >>> opt = alera(sgd_direction(), 0.1, C=0.5)
+    >>> opt = Alera(sgd_direction(), 0.1, C=0.5)
     >>> theta, state = opt.update(np.ones(4), np.arange(4.0), opt.init(np.ones(4)))
     >>> state.etas, state.multiplier
     ((0.1,), 1.0)
     """
-    return Alera(direction, eta0, c=c, C=C, blocks=blocks, sigma=sigma)
+
+    direction: Any
+    eta0: float
+    _: KW_ONLY
+    c: float = 0.2
+    C: float = 1e-4
+    blocks: tuple | None = None
+    sigma: str = "exact"
+
+    name = "alera"
+    #: the 2017 column of choices (clara_ref/rate_control.py)
+    CHOICES = dict(path_of="gradient", transient=True, rates="per_block", adapt="before_move", score="z",
+                   small_gradient="skip")
+
+    def __post_init__(self):
+        V.in_range("c", self.c, 0.0, 1.0, lo_open=True, hi_open=True)
+        rule = PathRateControl(self.direction, self.eta0, c=self.c, damping=V.nonnegative("C", self.C),
+                               blocks=self.blocks, sigma=self.sigma, **self.CHOICES)
+        self._set(_rule=rule, eta0=rule.eta0, c=rule.c, C=rule.damping_setting, blocks=rule.blocks, sigma=rule.sigma)
+
+    def init(self, theta) -> AleraState:
+        xp = as_1d_float(theta)
+        sizes = V.blocks_tuple(self.blocks, theta.shape[0])
+        return AleraState(t=0, eta=self.eta0, etas=(self.eta0,) * len(sizes), p=xp.zeros_like(theta), p_sq=0.0,
+                          reference=0.0, multiplier=1.0, multipliers=(1.0,) * len(sizes),
+                          direction=self.direction.init(theta))
+
+    def update(self, theta, g, state: AleraState, *, loss=None):
+        # (L1-L7): cumulate normalised gradients, adapt every block's rate, then move with the new rates
+        step = self._rule._step(theta, g, state.t, state.etas, state.p, state.direction, self.C)
+        eta = _geometric_mean(step.etas, V.blocks_tuple(self.blocks, theta.shape[0]))
+        return step.theta, AleraState(t=state.t + 1, eta=eta, etas=step.etas, p=step.p, p_sq=sum(step.p_sqs),
+                                      reference=step.reference, multiplier=eta / state.eta,
+                                      multipliers=step.multipliers, direction=step.direction)
+
+
+#: the factory is the class: one parameter list, in the dataclass fields
+alera = Alera
 
 
 class PageHinkleyState(NamedTuple):
@@ -220,23 +226,52 @@ class SaleraState(NamedTuple):
 _PH_RESET = dict(k=0, loss_bar=0.0, mu0=0.0, U=0.0, m=0.0)
 
 
+@dataclass(frozen=True, repr=False)
 class Salera(Optimizer):
-    """SALeRA: ALeRA plus the Page-Hinkley catastrophe test; build it with :func:`salera`."""
+    """SALeRA (arXiv 1709.01427): ALeRA plus a Page-Hinkley test on the loss that, on alarm, restores the
+    iterate from before the last update and halves every rate (S1-S4 in the module box).
+
+    Parameters as :func:`alera`, plus: ``mbratio`` in (0, 1] = batch size / training-set size; ``ph_lambda`` > 0,
+    the threshold as a fraction of the first loss (the Lua gLambda); ``ph_threshold`` an absolute threshold instead;
+    ``backtrack`` restore the previous iterate on alarm; ``reset_path_on_alarm``, ``reset_t_on_alarm`` as ensmallen
+    (both off, as the Lua code). ``update`` needs ``loss=``.
+
+    A jump of the loss far above its running mean raises an alarm:
+
+    >>> import numpy as np
+    >>> from clara_ref import sgd_direction
+    >>> opt = Salera(sgd_direction(), 0.1)
+    >>> theta, st = np.ones(2), opt.init(np.ones(2))
+    >>> theta, st = opt.update(theta, np.ones(2), st, loss=1.0)
+    >>> theta2, st = opt.update(theta, np.ones(2), st, loss=50.0)
+    >>> st.alarm, st.etas, theta2.tolist()
+    (True, (0.05,), [1.0, 1.0])
+    """
+
+    direction: Any
+    eta0: float
+    _: KW_ONLY
+    c: float = 0.2
+    C: float = 1e-4
+    blocks: tuple | None = None
+    sigma: str = "exact"
+    mbratio: float = 0.01
+    ph_lambda: float = 0.1
+    ph_threshold: float | None = None
+    backtrack: bool = True
+    reset_path_on_alarm: bool = False
+    reset_t_on_alarm: bool = False
 
     name = "salera"
 
-    def __init__(self, direction, eta0, *, c=0.2, C=1e-4, blocks=None, sigma="exact", mbratio=0.01, ph_lambda=0.1,
-                 ph_threshold=None, backtrack=True, reset_path_on_alarm=False, reset_t_on_alarm=False):
-        self.inner = Alera(direction, eta0, c=c, C=C, blocks=blocks, sigma=sigma)
-        self.mbratio = V.in_range("mbratio", mbratio, 0.0, 1.0, lo_open=True, hi_open=False)
-        self.ph_lambda = V.positive("ph_lambda", ph_lambda)
-        self.ph_threshold = None if ph_threshold is None else V.positive("ph_threshold", ph_threshold)
-        for name, flag in (("backtrack", backtrack), ("reset_path_on_alarm", reset_path_on_alarm),
-                           ("reset_t_on_alarm", reset_t_on_alarm)):
-            if not isinstance(flag, bool):
-                raise ValueError(f"{name} must be True or False, got {flag!r}")
-        self.backtrack, self.reset_path_on_alarm, self.reset_t_on_alarm = backtrack, reset_path_on_alarm, \
-            reset_t_on_alarm
+    def __post_init__(self):
+        inner = Alera(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Alera)})
+        for flag in ("backtrack", "reset_path_on_alarm", "reset_t_on_alarm"):
+            V.flag(flag, getattr(self, flag))
+        self._set(inner=inner, eta0=inner.eta0, c=inner.c, C=inner.C, blocks=inner.blocks, sigma=inner.sigma,
+                  mbratio=V.in_range("mbratio", self.mbratio, 0.0, 1.0, lo_open=True, hi_open=False),
+                  ph_lambda=V.positive("ph_lambda", self.ph_lambda),
+                  ph_threshold=None if self.ph_threshold is None else V.positive("ph_threshold", self.ph_threshold))
 
     def init(self, theta) -> SaleraState:
         inner = self.inner.init(theta)
@@ -290,34 +325,6 @@ class Salera(Optimizer):
                                       theta_prev=state.theta_prev, ph=PageHinkleyState(lam=ph.lam, **_PH_RESET),
                                       alera=inner)
 
-    def hyperparameters(self) -> dict:
-        return {**self.inner.hyperparameters(), "mbratio": self.mbratio, "ph_lambda": self.ph_lambda,
-                "ph_threshold": self.ph_threshold, "backtrack": self.backtrack,
-                "reset_path_on_alarm": self.reset_path_on_alarm, "reset_t_on_alarm": self.reset_t_on_alarm}
 
-
-def salera(direction, eta0: float, *, c: float = 0.2, C: float = 1e-4, blocks=None, sigma: str = "exact",
-           mbratio: float = 0.01, ph_lambda: float = 0.1, ph_threshold: float | None = None, backtrack: bool = True,
-           reset_path_on_alarm: bool = False, reset_t_on_alarm: bool = False) -> Salera:
-    """SALeRA (arXiv 1709.01427): ALeRA plus a Page-Hinkley test on the loss that, on alarm, restores the
-    iterate from before the last update and halves every rate (S1-S4 in the module box).
-
-    Parameters as :func:`alera`, plus: ``mbratio`` in (0, 1] = batch size / training-set size; ``ph_lambda`` > 0,
-    the threshold as a fraction of the first loss (the Lua gLambda); ``ph_threshold`` an absolute threshold instead;
-    ``backtrack`` restore the previous iterate on alarm; ``reset_path_on_alarm``, ``reset_t_on_alarm`` as ensmallen
-    (both off, as the Lua code). ``update`` needs ``loss=``.
-
-    A jump of the loss far above its running mean raises an alarm:
-
-    >>> import numpy as np
-    >>> from clara_ref import sgd_direction
-    >>> opt = salera(sgd_direction(), 0.1)
-    >>> theta, st = np.ones(2), opt.init(np.ones(2))
-    >>> theta, st = opt.update(theta, np.ones(2), st, loss=1.0)
-    >>> theta2, st = opt.update(theta, np.ones(2), st, loss=50.0)
-    >>> st.alarm, st.etas, theta2.tolist()
-    (True, (0.05,), [1.0, 1.0])
-    """
-    return Salera(direction, eta0, c=c, C=C, blocks=blocks, sigma=sigma, mbratio=mbratio, ph_lambda=ph_lambda,
-                  ph_threshold=ph_threshold, backtrack=backtrack, reset_path_on_alarm=reset_path_on_alarm,
-                  reset_t_on_alarm=reset_t_on_alarm)
+#: the factory is the class: one parameter list, in the dataclass fields
+salera = Salera

@@ -56,8 +56,12 @@ and Adam", arXiv 2508.05408; code asmaatamna/cumulative-learning-rate-adaptation
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import KW_ONLY, dataclass
 from typing import Any, NamedTuple
 
+from ._backend import as_1d_float
+from ._core import Optimizer
 from .rate_control import PathRateControl
 
 __all__ = ["Clara", "ClaraState", "clara"]
@@ -82,44 +86,8 @@ class ClaraState(NamedTuple):
     direction: Any
 
 
-class Clara(PathRateControl):
-    """CLARA wrapped around a direction; build it with :func:`clara`. The choices of the 2017 rule that CLARA
-    replaces are fixed here: one global rate adapted after the move by d (P/ref - 1), the 1e-12 clamp."""
-
-    name = "clara"
-
-    def __init__(self, direction, eta0, *, c=0.2, d=1e-3, move="raw", blocks=None, reference="direction",
-                 path_of="step", transient=False, eta_min=None, eta_max=None):
-        super().__init__(direction, eta0, c=c, damping=d, move=move, blocks=blocks, reference=reference,
-                         path_of=path_of, transient=transient, rates="global", adapt="after_move", score="ratio",
-                         small_gradient="floor", eta_min=eta_min, eta_max=eta_max)
-        self.d = self.damping_setting
-
-    def init(self, theta) -> ClaraState:
-        from ._backend import as_1d_float
-
-        xp = as_1d_float(theta)
-        sizes = self._sizes(theta)
-        return ClaraState(t=0, eta=self.eta0, p=xp.zeros_like(theta), p_sq=0.0,
-                          reference=self.reference_at(0, sizes) if not self.transient else 0.0,
-                          multiplier=1.0, d=self.damping(sizes), direction=self.direction.init(theta))
-
-    def update(self, theta, g, state: ClaraState, *, loss=None):
-        # (A1-A8): propose, move with the current eta, cumulate, adapt eta after the move
-        step = self._step(theta, g, state.t, (state.eta,), state.p, state.direction, state.d)
-        return step.theta, ClaraState(t=state.t + 1, eta=step.etas[0], p=step.p, p_sq=sum(step.p_sqs),
-                                      reference=step.reference, multiplier=step.multipliers[0], d=state.d,
-                                      direction=step.direction)
-
-    def hyperparameters(self) -> dict:
-        return {"eta0": self.eta0, "c": self.c, "d": self.d, "move": self.move, "blocks": self.blocks,
-                "reference": self.reference, "path_of": self.path_of, "transient": self.transient,
-                "eta_min": self.eta_min, "eta_max": self.eta_max, **self.direction.hyperparameters()}
-
-
-def clara(direction, eta0: float, *, c: float = 0.2, d: float | str = 1e-3, move: str = "raw", blocks=None,
-          reference: str | float = "direction", path_of: str = "step", transient: bool = False,
-          eta_min: float | None = None, eta_max: float | None = None) -> Clara:
+@dataclass(frozen=True, repr=False)
+class Clara(Optimizer):
     """CLARA (arXiv 2508.05408) around ``direction``: a c-weighted path of per-block unit vectors, one global rate
     updated after the move by eta <- eta exp(d (P/ref - 1)) (A1-A8 in the module box).
 
@@ -136,10 +104,56 @@ def clara(direction, eta0: float, *, c: float = 0.2, d: float | str = 1e-3, move
 
     >>> import numpy as np
     >>> from clara_ref import sgd_direction
-    >>> opt = clara(sgd_direction(), eta0=0.1, d=0.5)
+    >>> opt = Clara(sgd_direction(), eta0=0.1, d=0.5)
     >>> theta, state = opt.update(np.ones(3), np.ones(3), opt.init(np.ones(3)))
     >>> round(state.p_sq, 12), round(state.eta / 0.1, 12), round(float(np.exp(-0.64 * 0.5)), 12)
     (0.04, 0.726149037074, 0.726149037074)
     """
-    return Clara(direction, eta0, c=c, d=d, move=move, blocks=blocks, reference=reference, path_of=path_of,
-                 transient=transient, eta_min=eta_min, eta_max=eta_max)
+
+    direction: Any
+    eta0: float
+    _: KW_ONLY
+    c: float = 0.2
+    d: float | str = 1e-3
+    move: str = "raw"
+    blocks: tuple | None = None
+    reference: str | float = "direction"
+    path_of: str = "step"
+    transient: bool = False
+    eta_min: float | None = None
+    eta_max: float | None = None
+
+    name = "clara"
+    #: the choices of the 2017 rule that CLARA replaces (clara_ref/rate_control.py)
+    CHOICES = dict(rates="global", adapt="after_move", score="ratio", small_gradient="floor")
+
+    def __post_init__(self):
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        rule = PathRateControl(**{k: v for k, v in fields.items() if k != "d"}, damping=fields["d"], **self.CHOICES)
+        self._set(_rule=rule, d=rule.damping_setting, **{k: getattr(rule, k) for k in fields if k != "d"})
+
+    def reference_at(self, t: int, sizes: tuple) -> float:
+        """The value (A7) that P is compared with after update ``t`` for blocks of ``sizes``."""
+        return self._rule.reference_at(t, sizes)
+
+    def damping(self, sizes: tuple) -> float:
+        """The damping d; ``"auto"`` is 2 sqrt(sum_b sigma_b^2), the exact null spread of P doubled."""
+        return self._rule.damping(sizes)
+
+    def init(self, theta) -> ClaraState:
+        xp = as_1d_float(theta)
+        sizes = self._rule._sizes(theta)
+        return ClaraState(t=0, eta=self.eta0, p=xp.zeros_like(theta), p_sq=0.0,
+                          reference=self.reference_at(0, sizes) if not self.transient else 0.0,
+                          multiplier=1.0, d=self.damping(sizes), direction=self.direction.init(theta))
+
+    def update(self, theta, g, state: ClaraState, *, loss=None):
+        # (A1-A8): propose, move with the current eta, cumulate, adapt eta after the move
+        step = self._rule._step(theta, g, state.t, (state.eta,), state.p, state.direction, state.d)
+        return step.theta, ClaraState(t=state.t + 1, eta=step.etas[0], p=step.p, p_sq=sum(step.p_sqs),
+                                      reference=step.reference, multiplier=step.multipliers[0], d=state.d,
+                                      direction=step.direction)
+
+
+#: the factory is the class: one parameter list, in the dataclass fields
+clara = Clara

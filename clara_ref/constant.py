@@ -15,6 +15,7 @@ Robbins & Monro (1951) for SGD; Kingma & Ba, arXiv 1412.6980, Algorithm 1 for Ad
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import _validate as V
@@ -33,13 +34,19 @@ class ConstantRateState(NamedTuple):
     direction: Any
 
 
+@dataclass(frozen=True, repr=False)
 class ConstantRate(Optimizer):
-    """Move by ``eta * s`` with a fixed ``eta``; see :func:`sgd` and :func:`adam`."""
+    """Move by ``eta0 * s`` with a fixed rate; see :func:`sgd` and :func:`adam`. Its name is the direction's."""
 
-    def __init__(self, direction, eta0: float, name: str):
-        self.direction = direction
-        self.eta0 = V.positive("eta0", eta0)
-        self.name = name
+    direction: Any
+    eta0: float
+
+    def __post_init__(self):
+        self._set(eta0=V.positive("eta0", self.eta0))
+
+    @property
+    def name(self) -> str:
+        return self.direction.name
 
     def init(self, theta) -> ConstantRateState:
         as_1d_float(theta)
@@ -51,9 +58,6 @@ class ConstantRate(Optimizer):
         step = s * -state.eta                                            # fresh array: s may be the caller's g
         step += theta                                                    # (C2) theta - eta s
         return step, ConstantRateState(t=state.t + 1, eta=state.eta, direction=dstate)
-
-    def hyperparameters(self) -> dict:
-        return {"eta0": self.eta0, **self.direction.hyperparameters()}
 
 
 def sgd(eta0: float, weight_decay: float = 0.0) -> ConstantRate:
@@ -67,7 +71,7 @@ def sgd(eta0: float, weight_decay: float = 0.0) -> ConstantRate:
     >>> theta.tolist(), state.t, state.eta
     ([0.8], 1, 0.1)
     """
-    return ConstantRate(sgd_direction(weight_decay=weight_decay), eta0, "sgd")
+    return ConstantRate(sgd_direction(weight_decay=weight_decay), eta0)
 
 
 def adam(eta0: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
@@ -85,4 +89,4 @@ def adam(eta0: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-
     >>> np.round(theta, 6).tolist()
     [-0.01, 0.01]
     """
-    return ConstantRate(adam_direction(beta1, beta2, eps, weight_decay), eta0, "adam")
+    return ConstantRate(adam_direction(beta1, beta2, eps, weight_decay), eta0)

@@ -50,6 +50,7 @@ facebookresearch/dadaptation @ c984980, PyPI ``dadaptation`` 3.2.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import _validate as V
@@ -77,17 +78,35 @@ class DAdaptSGDState(NamedTuple):
     s: Any
 
 
+@dataclass(frozen=True, repr=False)
 class DAdaptSGD(Optimizer):
-    """D-Adaptation SGD; build it with :func:`dadapt_sgd`."""
+    """D-Adaptation SGD as ``dadaptation.DAdaptSGD`` 3.2 (D1-D7 in the module box).
+
+    Parameters: ``lr`` > 0 multiplies d (keep 1); ``d0`` > 0 initial distance estimate; ``momentum`` in [0, 1);
+    ``weight_decay`` >= 0 coupled L2; ``growth_rate`` >= 1 cap on d's growth per step.
+
+    The first step is theta_0 - d0 lr g_0/|g_0| and leaves d at d0:
+
+    >>> import numpy as np
+    >>> opt = DAdaptSGD(d0=0.5)
+    >>> theta, st = opt.update(np.zeros(2), np.array([3.0, 4.0]), opt.init(np.zeros(2)))
+    >>> theta.tolist(), st.d
+    ([-0.3, -0.4], 0.5)
+    """
+
+    lr: float = 1.0
+    d0: float = 1e-6
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    growth_rate: float = math.inf
 
     name = "dadapt_sgd"
 
-    def __init__(self, lr=1.0, d0=1e-6, momentum=0.0, weight_decay=0.0, growth_rate=math.inf):
-        self.lr = V.positive("lr", lr)
-        self.d0 = V.positive("d0", d0)
-        self.momentum = V.in_range("momentum", momentum, 0.0, 1.0, lo_open=False, hi_open=True)
-        self.weight_decay = V.nonnegative("weight_decay", weight_decay)
-        self.growth_rate = _growth(growth_rate)
+    def __post_init__(self):
+        self._set(lr=V.positive("lr", self.lr), d0=V.positive("d0", self.d0),
+                  momentum=V.in_range("momentum", self.momentum, 0.0, 1.0, lo_open=False, hi_open=True),
+                  weight_decay=V.nonnegative("weight_decay", self.weight_decay),
+                  growth_rate=_growth(self.growth_rate))
 
     def init(self, theta) -> DAdaptSGDState:
         xp = as_1d_float(theta)
@@ -118,11 +137,6 @@ class DAdaptSGD(Optimizer):
         return new_theta, DAdaptSGDState(t=state.t + 1, eta=d * self.lr, d=d, d_hat=d_hat, numerator=numerator,
                                          g0_norm=g0_norm, x0=state.x0, s=s)
 
-    def hyperparameters(self) -> dict:
-        return {"lr": self.lr, "d0": self.d0, "momentum": self.momentum, "weight_decay": self.weight_decay,
-                "growth_rate": self.growth_rate}
-
-
 class DAdaptAdamState(NamedTuple):
     """``t``: updates done (= the package's k). ``eta``: d lr. ``d``, ``d_hat``, ``numerator`` (N) as in the
     module box. ``s``: the weighted gradient sum; ``m``, ``v``: the moments (m carries the factor dlr)."""
@@ -137,24 +151,43 @@ class DAdaptAdamState(NamedTuple):
     v: Any
 
 
+@dataclass(frozen=True, repr=False)
 class DAdaptAdam(Optimizer):
-    """D-Adaptation Adam; build it with :func:`dadapt_adam`."""
+    """D-Adaptation Adam as ``dadaptation.DAdaptAdam`` 3.2 (E1-E9 in the module box).
+
+    Parameters: ``lr`` > 0 multiplies d (keep 1); ``d0`` > 0; ``beta1`` in [0, 1), ``beta2`` in [0, 1) (the
+    package's ``betas``); ``eps`` > 0; ``weight_decay`` >= 0, coupled unless ``decouple``;
+    ``use_bias_correction``; ``growth_rate`` >= 1.
+
+    The first step is about theta_0 - 3.162 d0 lr sign(g_0), since m = d0 lr 0.1 g and sqrt(v) = 0.0316 |g|:
+
+    >>> import numpy as np
+    >>> opt = DAdaptAdam(d0=1e-2)
+    >>> theta, st = opt.update(np.zeros(2), np.array([2.0, -1.0]), opt.init(np.zeros(2)))
+    >>> np.round(theta, 5).tolist(), st.d
+    ([-0.03162, 0.03162], 0.01)
+    """
+
+    lr: float = 1.0
+    d0: float = 1e-6
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    decouple: bool = False
+    use_bias_correction: bool = False
+    growth_rate: float = math.inf
 
     name = "dadapt_adam"
 
-    def __init__(self, lr=1.0, d0=1e-6, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0, decouple=False,
-                 use_bias_correction=False, growth_rate=math.inf):
-        self.lr = V.positive("lr", lr)
-        self.d0 = V.positive("d0", d0)
-        self.beta1 = V.in_range("beta1", beta1, 0.0, 1.0, lo_open=False, hi_open=True)
-        self.beta2 = V.in_range("beta2", beta2, 0.0, 1.0, lo_open=False, hi_open=True)
-        self.eps = V.positive("eps", eps)
-        self.weight_decay = V.nonnegative("weight_decay", weight_decay)
-        for name, flag in (("decouple", decouple), ("use_bias_correction", use_bias_correction)):
-            if not isinstance(flag, bool):
-                raise ValueError(f"{name} must be True or False, got {flag!r}")
-        self.decouple, self.use_bias_correction = decouple, use_bias_correction
-        self.growth_rate = _growth(growth_rate)
+    def __post_init__(self):
+        for flag in ("decouple", "use_bias_correction"):
+            V.flag(flag, getattr(self, flag))
+        self._set(lr=V.positive("lr", self.lr), d0=V.positive("d0", self.d0),
+                  beta1=V.in_range("beta1", self.beta1, 0.0, 1.0, lo_open=False, hi_open=True),
+                  beta2=V.in_range("beta2", self.beta2, 0.0, 1.0, lo_open=False, hi_open=True),
+                  eps=V.positive("eps", self.eps), weight_decay=V.nonnegative("weight_decay", self.weight_decay),
+                  growth_rate=_growth(self.growth_rate))
 
     def init(self, theta) -> DAdaptAdamState:
         xp = as_1d_float(theta)
@@ -186,46 +219,6 @@ class DAdaptAdam(Optimizer):
         return new_theta, DAdaptAdamState(t=k + 1, eta=d * self.lr, d=d, d_hat=d_hat, numerator=numerator, s=s, m=m,
                                           v=v)
 
-    def hyperparameters(self) -> dict:
-        return {"lr": self.lr, "d0": self.d0, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps,
-                "weight_decay": self.weight_decay, "decouple": self.decouple,
-                "use_bias_correction": self.use_bias_correction, "growth_rate": self.growth_rate}
-
-
-def dadapt_sgd(lr: float = 1.0, d0: float = 1e-6, momentum: float = 0.0, weight_decay: float = 0.0,
-               growth_rate: float = math.inf) -> DAdaptSGD:
-    """D-Adaptation SGD as ``dadaptation.DAdaptSGD`` 3.2 (D1-D7 in the module box).
-
-    Parameters: ``lr`` > 0 multiplies d (keep 1); ``d0`` > 0 initial distance estimate; ``momentum`` in [0, 1);
-    ``weight_decay`` >= 0 coupled L2; ``growth_rate`` >= 1 cap on d's growth per step.
-
-    The first step is theta_0 - d0 lr g_0/|g_0| and leaves d at d0:
-
-    >>> import numpy as np
-    >>> opt = dadapt_sgd(d0=0.5)
-    >>> theta, st = opt.update(np.zeros(2), np.array([3.0, 4.0]), opt.init(np.zeros(2)))
-    >>> theta.tolist(), st.d
-    ([-0.3, -0.4], 0.5)
-    """
-    return DAdaptSGD(lr=lr, d0=d0, momentum=momentum, weight_decay=weight_decay, growth_rate=growth_rate)
-
-
-def dadapt_adam(lr: float = 1.0, d0: float = 1e-6, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-                weight_decay: float = 0.0, decouple: bool = False, use_bias_correction: bool = False,
-                growth_rate: float = math.inf) -> DAdaptAdam:
-    """D-Adaptation Adam as ``dadaptation.DAdaptAdam`` 3.2 (E1-E9 in the module box).
-
-    Parameters: ``lr`` > 0 multiplies d (keep 1); ``d0`` > 0; ``beta1`` in [0, 1), ``beta2`` in [0, 1) (the
-    package's ``betas``); ``eps`` > 0; ``weight_decay`` >= 0, coupled unless ``decouple``;
-    ``use_bias_correction``; ``growth_rate`` >= 1.
-
-    The first step is about theta_0 - 3.162 d0 lr sign(g_0), since m = d0 lr 0.1 g and sqrt(v) = 0.0316 |g|:
-
-    >>> import numpy as np
-    >>> opt = dadapt_adam(d0=1e-2)
-    >>> theta, st = opt.update(np.zeros(2), np.array([2.0, -1.0]), opt.init(np.zeros(2)))
-    >>> np.round(theta, 5).tolist(), st.d
-    ([-0.03162, 0.03162], 0.01)
-    """
-    return DAdaptAdam(lr=lr, d0=d0, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay, decouple=decouple,
-                      use_bias_correction=use_bias_correction, growth_rate=growth_rate)
+#: the factories are the classes: one parameter list, in the dataclass fields
+dadapt_sgd = DAdaptSGD
+dadapt_adam = DAdaptAdam

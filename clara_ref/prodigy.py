@@ -36,6 +36,7 @@ konstmish/prodigy, PyPI ``prodigyopt`` 1.1.2.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import _validate as V
@@ -61,29 +62,49 @@ class ProdigyState(NamedTuple):
     v: Any
 
 
+@dataclass(frozen=True, repr=False)
 class Prodigy(Optimizer):
-    """Prodigy; build it with :func:`prodigy`."""
+    """Prodigy as ``prodigyopt.Prodigy`` 1.1.2 (Q1-Q10 in the module box).
+
+    Parameters: ``lr`` > 0 multiplies d (keep 1); ``d0`` > 0; ``beta1``, ``beta2`` in [0, 1) (``betas``);
+    ``beta3`` in [0, 1) or None for sqrt(beta2); ``eps`` > 0; ``weight_decay`` >= 0, decoupled (AdamW style) unless
+    ``decouple=False``; ``use_bias_correction``; ``safeguard_warmup``; ``d_coef`` > 0; ``growth_rate`` >= 1.
+
+    The first step is about theta_0 - 3.162 d0 lr sign(g_0) and leaves d at d0:
+
+    >>> import numpy as np
+    >>> opt = Prodigy(d0=1e-2)
+    >>> theta, st = opt.update(np.zeros(2), np.array([2.0, -1.0]), opt.init(np.zeros(2)))
+    >>> np.round(theta, 5).tolist(), st.d
+    ([-0.03162, 0.03162], 0.01)
+    """
+
+    lr: float = 1.0
+    d0: float = 1e-6
+    beta1: float = 0.9
+    beta2: float = 0.999
+    beta3: float | None = None
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    decouple: bool = True
+    use_bias_correction: bool = False
+    safeguard_warmup: bool = False
+    d_coef: float = 1.0
+    growth_rate: float = math.inf
 
     name = "prodigy"
 
-    def __init__(self, lr=1.0, d0=1e-6, beta1=0.9, beta2=0.999, beta3=None, eps=1e-8, weight_decay=0.0,
-                 decouple=True, use_bias_correction=False, safeguard_warmup=False, d_coef=1.0,
-                 growth_rate=math.inf):
-        self.lr = V.positive("lr", lr)
-        self.d0 = V.positive("d0", d0)
-        self.beta1 = V.in_range("beta1", beta1, 0.0, 1.0, lo_open=False, hi_open=True)
-        self.beta2 = V.in_range("beta2", beta2, 0.0, 1.0, lo_open=False, hi_open=True)
-        self.beta3 = None if beta3 is None else V.in_range("beta3", beta3, 0.0, 1.0, lo_open=False, hi_open=True)
-        self.eps = V.positive("eps", eps)
-        self.weight_decay = V.nonnegative("weight_decay", weight_decay)
-        for name, flag in (("decouple", decouple), ("use_bias_correction", use_bias_correction),
-                           ("safeguard_warmup", safeguard_warmup)):
-            if not isinstance(flag, bool):
-                raise ValueError(f"{name} must be True or False, got {flag!r}")
-        self.decouple, self.use_bias_correction, self.safeguard_warmup = decouple, use_bias_correction, \
-            safeguard_warmup
-        self.d_coef = V.positive("d_coef", d_coef)
-        self.growth_rate = V.in_range("growth_rate", growth_rate, 1.0, math.inf, lo_open=False, hi_open=False)
+    def __post_init__(self):
+        for flag in ("decouple", "use_bias_correction", "safeguard_warmup"):
+            V.flag(flag, getattr(self, flag))
+        unit = dict(lo_open=False, hi_open=True)
+        self._set(lr=V.positive("lr", self.lr), d0=V.positive("d0", self.d0),
+                  beta1=V.in_range("beta1", self.beta1, 0.0, 1.0, **unit),
+                  beta2=V.in_range("beta2", self.beta2, 0.0, 1.0, **unit),
+                  beta3=None if self.beta3 is None else V.in_range("beta3", self.beta3, 0.0, 1.0, **unit),
+                  eps=V.positive("eps", self.eps), weight_decay=V.nonnegative("weight_decay", self.weight_decay),
+                  d_coef=V.positive("d_coef", self.d_coef),
+                  growth_rate=V.in_range("growth_rate", self.growth_rate, 1.0, math.inf, lo_open=False, hi_open=False))
 
     def init(self, theta) -> ProdigyState:
         xp = as_1d_float(theta)
@@ -122,30 +143,5 @@ class Prodigy(Optimizer):
         return new_theta, ProdigyState(t=k + 1, eta=d * self.lr, d=d, d_hat=d_hat, d_max=d_max, numerator=numerator,
                                        x0=state.x0, s=s, m=m, v=v)
 
-    def hyperparameters(self) -> dict:
-        return {"lr": self.lr, "d0": self.d0, "beta1": self.beta1, "beta2": self.beta2, "beta3": self.beta3,
-                "eps": self.eps, "weight_decay": self.weight_decay, "decouple": self.decouple,
-                "use_bias_correction": self.use_bias_correction, "safeguard_warmup": self.safeguard_warmup,
-                "d_coef": self.d_coef, "growth_rate": self.growth_rate}
-
-
-def prodigy(lr: float = 1.0, d0: float = 1e-6, beta1: float = 0.9, beta2: float = 0.999, beta3: float | None = None,
-            eps: float = 1e-8, weight_decay: float = 0.0, decouple: bool = True, use_bias_correction: bool = False,
-            safeguard_warmup: bool = False, d_coef: float = 1.0, growth_rate: float = math.inf) -> Prodigy:
-    """Prodigy as ``prodigyopt.Prodigy`` 1.1.2 (Q1-Q10 in the module box).
-
-    Parameters: ``lr`` > 0 multiplies d (keep 1); ``d0`` > 0; ``beta1``, ``beta2`` in [0, 1) (``betas``);
-    ``beta3`` in [0, 1) or None for sqrt(beta2); ``eps`` > 0; ``weight_decay`` >= 0, decoupled (AdamW style) unless
-    ``decouple=False``; ``use_bias_correction``; ``safeguard_warmup``; ``d_coef`` > 0; ``growth_rate`` >= 1.
-
-    The first step is about theta_0 - 3.162 d0 lr sign(g_0) and leaves d at d0:
-
-    >>> import numpy as np
-    >>> opt = prodigy(d0=1e-2)
-    >>> theta, st = opt.update(np.zeros(2), np.array([2.0, -1.0]), opt.init(np.zeros(2)))
-    >>> np.round(theta, 5).tolist(), st.d
-    ([-0.03162, 0.03162], 0.01)
-    """
-    return Prodigy(lr=lr, d0=d0, beta1=beta1, beta2=beta2, beta3=beta3, eps=eps, weight_decay=weight_decay,
-                   decouple=decouple, use_bias_correction=use_bias_correction, safeguard_warmup=safeguard_warmup,
-                   d_coef=d_coef, growth_rate=growth_rate)
+#: the factory is the class: one parameter list, in the dataclass fields
+prodigy = Prodigy

@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 from . import _validate as V
 from . import reference as R
 from ._backend import as_1d_float, check_gradient
-from ._core import Optimizer, block_slices, guard_rate, safe_exp
+from ._core import block_slices, guard_rate, safe_exp
 from . import path as _path
 from .path import CLAMP_FLOOR, SKIP_FLOOR, block_norms
 from .directions import sgd_direction
@@ -81,15 +81,14 @@ def _null_std(null_direction, c: float, rule: str, n: int) -> float:
     return R.path_sq_norm_std(null_direction, c=c, n=n)
 
 
-class PathRateControl(Optimizer):
-    """A path rule around a direction with every choice of the module table as a keyword argument.
+class PathRateControl:
+    """A path rule around a direction with every choice of the module table as a keyword argument: the engine that
+    ``Clara`` and ``Alera`` build from their own fields and run (its ``_step`` is one update, K1-K6).
 
     ``damping`` is CLARA's d (score="ratio") or the 2017 rule's C (score="z"); ``"auto"`` (ratio only) is twice the
     exact null spread of P. ``reference`` is ``"direction"`` (the expectation for the vector entering the path),
     ``"random_walk"`` (c/(2-c) per block) or a float (rates="global" only: P is compared with it as given).
     """
-
-    name = "path_rate_control"
 
     def __init__(self, direction, eta0, *, c=0.2, damping=1e-3, move="raw", blocks=None, reference="direction",
                  path_of="step", transient=False, rates="global", adapt="after_move", score="ratio",
@@ -209,10 +208,3 @@ class PathRateControl(Optimizer):
             new_theta = self._move(xp, theta, s, s_norms, etas, slices)                # (K6)
             etas, fs = self._adapt(etas, p_sqs, refs, sizes, d, t)                     # (K5)
         return Step(new_theta, etas, p, p_sqs, sum(refs), fs, dstate)
-
-    def hyperparameters(self) -> dict:
-        return {"eta0": self.eta0, "c": self.c, "d": self.damping_setting, "move": self.move, "blocks": self.blocks,
-                "reference": self.reference, "path_of": self.path_of, "transient": self.transient,
-                "rates": self.rates, "adapt": self.adapt, "score": self.score,
-                "small_gradient": self.small_gradient, "sigma": self.sigma, "eta_min": self.eta_min,
-                "eta_max": self.eta_max, **self.direction.hyperparameters()}
