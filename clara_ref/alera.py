@@ -123,7 +123,20 @@ def C_for_damping(d: float, n: int, c: float = 0.2, sigma: str = "exact") -> flo
 
 
 @dataclass(frozen=True, repr=False)
-class Alera(Optimizer):
+class _AleraParameters(Optimizer):
+    """The hyperparameters ALeRA and SALeRA share (the fields of both)."""
+
+    direction: Any
+    eta0: float
+    _: KW_ONLY
+    c: float = 0.2
+    C: float = 1e-4
+    blocks: tuple | None = None
+    sigma: str = "exact"
+
+
+@dataclass(frozen=True, repr=False)
+class Alera(_AleraParameters):
     """ALeRA (arXiv 1709.01427): per-block rates eta_b <- eta_b exp(C (|p_b|^2 - mu_t)/sigma_b), updated before
     the move, from a path of normalised raw gradients (L1-L7 in the module box).
 
@@ -141,13 +154,6 @@ class Alera(Optimizer):
     ((0.1,), 1.0)
     """
 
-    direction: Any
-    eta0: float
-    _: KW_ONLY
-    c: float = 0.2
-    C: float = 1e-4
-    blocks: tuple | None = None
-    sigma: str = "exact"
 
     name = "alera"
     #: the 2017 column of choices (clara_ref/rate_control.py)
@@ -227,7 +233,7 @@ _PH_RESET = dict(k=0, loss_bar=0.0, mu0=0.0, U=0.0, m=0.0)
 
 
 @dataclass(frozen=True, repr=False)
-class Salera(Optimizer):
+class Salera(_AleraParameters):
     """SALeRA (arXiv 1709.01427): ALeRA plus a Page-Hinkley test on the loss that, on alarm, restores the
     iterate from before the last update and halves every rate (S1-S4 in the module box).
 
@@ -248,13 +254,6 @@ class Salera(Optimizer):
     (True, (0.05,), [1.0, 1.0])
     """
 
-    direction: Any
-    eta0: float
-    _: KW_ONLY
-    c: float = 0.2
-    C: float = 1e-4
-    blocks: tuple | None = None
-    sigma: str = "exact"
     mbratio: float = 0.01
     ph_lambda: float = 0.1
     ph_threshold: float | None = None
