@@ -20,9 +20,17 @@ __all__ = ["train", "optimize", "TrainResult", "OptimizeResult"]
 _DIVERGENCE = (NonFiniteGradientError, LearningRateError, RateFloorError, FloatingPointError, OverflowError)
 
 
+def _path_signal(state):
+    """The path statistic and what it is compared with, (P, ref), or (None, None) for an optimizer without a path."""
+    p_sq, ref = getattr(state, "p_sq", None), getattr(state, "reference", None)
+    return (None, None) if p_sq is None or ref is None else (float(p_sq), float(ref))
+
+
 class TrainResult(NamedTuple):
     """Per-epoch records; index 0 is before training. ``train_loss`` is the full training-set loss,
-    ``test_accuracy`` the test accuracy, ``eta`` the optimizer's rate at the end of the epoch."""
+    ``test_accuracy`` the test accuracy, ``eta`` the optimizer's rate at the end of the epoch, ``p_sq`` and
+    ``reference`` the path statistic P = sum_b |p_b|^2 and what it was compared with at that moment (None for
+    optimizers without a path: P / reference is the signal that drives a path rule's rate)."""
 
     train_loss: list
     test_accuracy: list
@@ -32,6 +40,8 @@ class TrainResult(NamedTuple):
     message: str
     theta: np.ndarray
     state: object
+    p_sq: list
+    reference: list
 
 
 def train(model, optimizer, data, *, epochs: int, batch_size: int = 128, seed: int = 0,
@@ -59,6 +69,7 @@ def train(model, optimizer, data, *, epochs: int, batch_size: int = 128, seed: i
     losses = [model.loss(theta, X, y)]
     accs = [model.accuracy(theta, X_test, y_test)]
     etas = [state.eta]
+    signal = [_path_signal(state)]
     for epoch in range(1, epochs + 1):
         try:
             with np.errstate(over="ignore", invalid="ignore"):
@@ -69,16 +80,19 @@ def train(model, optimizer, data, *, epochs: int, batch_size: int = 128, seed: i
             if not math.isfinite(full_loss) or not np.all(np.isfinite(theta)):
                 raise FloatingPointError("non-finite loss or parameters")
         except _DIVERGENCE as exc:
-            return TrainResult(losses, accs, etas, True, epoch, f"{type(exc).__name__}: {exc}", theta, state)
+            return TrainResult(losses, accs, etas, True, epoch, f"{type(exc).__name__}: {exc}", theta, state,
+                               *map(list, zip(*signal)))
         losses.append(full_loss)
         accs.append(model.accuracy(theta, X_test, y_test))
         etas.append(state.eta)
-    return TrainResult(losses, accs, etas, False, None, "", theta, state)
+        signal.append(_path_signal(state))
+    return TrainResult(losses, accs, etas, False, None, "", theta, state, *map(list, zip(*signal)))
 
 
 class OptimizeResult(NamedTuple):
     """Per-step records on a synthetic objective; index 0 is the start. ``distance`` to the nearest optimum,
-    ``value`` (noise-free), ``eta``; ``x`` the final point (scipy's field names where they apply)."""
+    ``value`` (noise-free), ``eta``, ``p_sq`` and ``reference`` (as in :class:`TrainResult`); ``x`` the final point
+    (scipy's field names where they apply)."""
 
     distance: list
     value: list
@@ -88,6 +102,8 @@ class OptimizeResult(NamedTuple):
     message: str
     x: np.ndarray
     state: object
+    p_sq: list
+    reference: list
 
 
 def optimize(objective, optimizer, *, steps: int, seed: int = 0, x0=None) -> OptimizeResult:
@@ -104,6 +120,7 @@ def optimize(objective, optimizer, *, steps: int, seed: int = 0, x0=None) -> Opt
     x = np.array(objective.x0 if x0 is None else x0, dtype=np.float64)
     state = optimizer.init(x)
     dist, vals, etas = [objective.distance(x)], [objective.value(x)], [state.eta]
+    signal = [_path_signal(state)]
     with np.errstate(over="ignore", invalid="ignore"):
         for k in range(1, steps + 1):
             try:
@@ -113,8 +130,10 @@ def optimize(objective, optimizer, *, steps: int, seed: int = 0, x0=None) -> Opt
                 if not math.isfinite(value) or not np.all(np.isfinite(x)):
                     raise FloatingPointError("non-finite value or iterate")
             except _DIVERGENCE as exc:
-                return OptimizeResult(dist, vals, etas, True, k, f"{type(exc).__name__}: {exc}", x, state)
+                return OptimizeResult(dist, vals, etas, True, k, f"{type(exc).__name__}: {exc}", x, state,
+                                      *map(list, zip(*signal)))
             dist.append(objective.distance(x))
             vals.append(value)
             etas.append(state.eta)
-    return OptimizeResult(dist, vals, etas, False, None, "", x, state)
+            signal.append(_path_signal(state))
+    return OptimizeResult(dist, vals, etas, False, None, "", x, state, *map(list, zip(*signal)))

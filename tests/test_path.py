@@ -97,3 +97,19 @@ def test_page_hinkley_smoothing_and_alarm_by_hand():
     assert st.etas == (etas[4][0] / 2,)                         # every rate halved
     np.testing.assert_array_equal(theta, thetas[3])             # back to the iterate before the last accepted step
     assert st.t == 4 and st.ph.k == 0                           # the alarm step does not count; the test restarts
+
+
+def test_results_record_the_path_signal():
+    f = cr.objectives.get("sphere", n=5, noise=0.1)
+    r = cr.optimize(f, cr.clara(cr.sgd_direction(), 1e-3, d=0.1), steps=50, seed=0)
+    assert len(r.p_sq) == len(r.reference) == len(r.eta) == 51
+    assert r.p_sq[0] == 0.0 and r.p_sq[1] == pytest.approx(0.04) and r.reference[-1] == pytest.approx(1 / 9)
+    # far from the optimum the gradients agree: |p_t|^2 = (1 - 0.8^t)^2 (0.79 at t = 10), far above the reference
+    # 1/9, so eta rises
+    assert r.p_sq[10] == pytest.approx((1 - 0.8**10) ** 2, rel=1e-3) and r.eta[10] > 10 * r.eta[0]
+    plain = cr.optimize(f, cr.sgd(1e-3), steps=5, seed=0)
+    assert plain.p_sq == [None] * 6 and plain.reference == [None] * 6
+    t = cr.train(cr.models.softmax_regression(4, 3), cr.alera(cr.sgd_direction(), 0.1, blocks=(12, 3)),
+                 cr.data.load("iris"), epochs=3)
+    assert len(t.p_sq) == 4 and t.p_sq[-1] > 0 and t.reference[-1] == pytest.approx(2 * cr.reference.random_walk_mean(
+        0.2, t.state.t))
