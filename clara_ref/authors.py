@@ -47,7 +47,8 @@ def adam_mu(n_params: int, *, nearest: bool = False) -> tuple[float, int]:
 
 
 def adam_reference(n_params: int, n_blocks: int, *, nearest: bool = False) -> float:
-    """K mu(N): the number the authors' Adam_Clara compares P with, to pass as ``clara(..., reference=...)``.
+    """K mu(N): the number the authors' Adam_Clara compares P with (the reference (A7) of ``clara_ref/clara.py``),
+    to pass as ``clara(..., reference=...)``.
 
     >>> round(adam_reference(650, 2), 4)
     1.3654

@@ -5,8 +5,8 @@
     SGD direction                          Adam direction (Kingma & Ba 2015, Algorithm 1)
     --------------------------------       ----------------------------------------------------------
     input: g_t, theta_{t-1}, lambda        input: g_t, theta_{t-1}, beta1, beta2, eps, lambda
-    g <- g_t + lambda * theta_{t-1}  (E1)  g <- g_t + lambda * theta_{t-1}                      (E1)
-    s_t <- g                         (E2)  m_t <- beta1 * m_{t-1} + (1 - beta1) * g             (E2)
+    g <- g_t + lambda * theta_{t-1}  (G1)  g <- g_t + lambda * theta_{t-1}                      (E1)
+    s_t <- g                         (G2)  m_t <- beta1 * m_{t-1} + (1 - beta1) * g             (E2)
                                            v_t <- beta2 * v_{t-1} + (1 - beta2) * g^2           (E3)
                                            m_hat <- m_t / (1 - beta1^t)                         (E4)
                                            v_hat <- v_t / (1 - beta2^t)                         (E5)
@@ -87,7 +87,7 @@ class Direction:
         raise NotImplementedError
 
     def gradient(self, theta, g):
-        """The gradient the direction sees: g plus coupled L2 (E1) when the direction has a ``weight_decay``."""
+        """The gradient the direction sees: g plus coupled L2 ((G1), (E1)) when the direction has a ``weight_decay``."""
         wd = getattr(self, "weight_decay", 0.0)
         return g + wd * theta if wd else g
 
@@ -130,7 +130,7 @@ class SGDDirection(Direction):
         return 0.0 if n is None else R.random_walk_std(c, n)   # (R2)
 
     def propose(self, theta, g, state: SGDDirectionState):
-        return self.gradient(theta, g), SGDDirectionState(t=state.t + 1)  # (E1, E2)
+        return self.gradient(theta, g), SGDDirectionState(t=state.t + 1)  # (G1, G2)
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ class AdamDirection(Direction):
 
 
 def sgd_direction(weight_decay: float = 0.0) -> SGDDirection:
-    """The SGD direction: s_t = g_t + weight_decay * theta (E1, E2 in this module's box).
+    """The SGD direction: s_t = g_t + weight_decay * theta (G1, G2 in this module's box).
 
     Symbols: ``weight_decay`` is lambda, coupled L2 as in torch.optim.SGD.
 
