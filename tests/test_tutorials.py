@@ -10,8 +10,8 @@ import pytest
 TUTORIALS = sorted((pathlib.Path(__file__).parent.parent / "tutorials").glob("[0-9][0-9]_*.py"))
 
 
-def test_there_are_nine_tutorials():
-    assert [p.name[:2] for p in TUTORIALS] == [f"{i:02d}" for i in range(1, 10)]
+def test_there_are_ten_tutorials():
+    assert [p.name[:2] for p in TUTORIALS] == [f"{i:02d}" for i in range(0, 10)]
 
 
 @pytest.mark.parametrize("path", TUTORIALS, ids=[p.stem for p in TUTORIALS])
