@@ -13,15 +13,19 @@ __all__ = ["setup"]
 
 
 def setup(script: str):
-    """``(fast, figure_dir, plt)`` for the tutorial at path ``script``; matplotlib uses the Agg backend.
+    """``(fast, figure_dir, plt)`` for the tutorial at path ``script``; matplotlib uses the Agg backend, except inside
+    a Jupyter kernel (``tutorials/render.py``), where figures are shown inline.
 
     >>> fast, fig_dir, plt = setup("tutorials/01_x.py")
     >>> fig_dir.name
     '01_x'
     """
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "ipykernel" not in sys.modules:
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fast = os.environ.get("CLARA_REF_FAST", "") not in ("", "0")

@@ -20,3 +20,28 @@ def test_tutorial_runs_in_fast_mode(path, tmp_path):
     proc = subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     assert list((tmp_path / path.stem).glob("*.png")), "the tutorial wrote no figure"
+
+
+def test_exercise_solutions_run_and_assert():
+    path = TUTORIALS[0].parent / "exercises.py"
+    proc = subprocess.run([sys.executable, str(path), "--solutions"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    assert "all 6 solutions ran and asserted" in proc.stdout
+
+
+def test_a_tutorial_renders_to_an_executed_notebook_and_html(tmp_path):
+    """tutorials/render.py (the docs extra) executes a tutorial in a Jupyter kernel and writes .ipynb and .html."""
+    pytest.importorskip("jupytext")
+    pytest.importorskip("nbclient")
+    pytest.importorskip("nbconvert")
+    import json
+
+    proc = subprocess.run([sys.executable, str(TUTORIALS[0].parent / "render.py"), "00_the_path", "--fast", "--out",
+                           str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    nb = json.loads((tmp_path / "00_the_path.ipynb").read_text())
+    outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs)          # figures inline
+    html = (tmp_path / "00_the_path.html").read_text()
+    assert "MathJax" in html and "P/ref over the first 20 steps" in html
