@@ -35,11 +35,11 @@ fig, ax = plt.subplots(figsize=(6, 4))
 t = np.arange(1, STEPS + 1)
 for c, mc in results.items():
     exact = [R.path_sq_norm_mean(cr.sgd_direction(), c=c, t=int(k)) for k in t]
-    ax.plot(t, mc.mean_t, ".", label=f"Monte Carlo, c = {c}")
+    ax.plot(t, mc.mean_t, ".", label=f"Monte Carlo, $c$ = {c}")
     ax.plot(t, exact, "-", color="k", lw=0.8)
-ax.set_xlabel("t")
-ax.set_ylabel("E|p_t|^2")
-ax.set_title("pure-noise path: simulation (dots) against mu (1 - (1-c)^{2t}) (lines)")
+ax.set_xlabel("$t$")
+ax.set_ylabel(r"$E\,\|p_t\|^2$")
+ax.set_title(r"pure-noise path: simulation (dots) against $\mu\,(1 - (1-c)^{2t})$ (lines)")
 ax.legend()
 fig.savefig(FIG_DIR / "transient.png", dpi=90)
 

@@ -50,7 +50,7 @@ fig, ax = plt.subplots(figsize=(7, 4))
 for k, v in table.items():
     v = np.array(v)
     ax.plot(np.array(RATES)[np.isfinite(v)], v[np.isfinite(v)], "o-", label=k)
-ax.set(xscale="log", yscale="log", xlabel="initial rate", ylabel="median final distance",
+ax.set(xscale="log", yscale="log", xlabel=r"initial rate $\eta_0$", ylabel="median final distance",
        title="noisy ellipsoid, condition 1e6, 1000 steps")
 ax.legend(fontsize=8)
 fig.savefig(FIG_DIR / "ellipsoid_variants.png", dpi=90)

@@ -47,7 +47,8 @@ fig, axes = plt.subplots(1, len(TASKS), figsize=(11, 4))
 for ax, task in zip(axes, TASKS):
     for name in METHODS:
         ax.plot(RATES, [results[(task, name, e)] for e in RATES], "o-", label=name)
-    ax.set(xscale="log", xlabel="initial rate", ylabel="test accuracy", title=f"{task}, {EPOCHS} epochs, d = {D}")
+    ax.set(xscale="log", xlabel=r"initial rate $\eta_0$", ylabel="test accuracy",
+           title=f"{task}, {EPOCHS} epochs, d = {D}")
 axes[0].legend()
 fig.tight_layout()
 fig.savefig(FIG_DIR / "sensitivity.png", dpi=90)

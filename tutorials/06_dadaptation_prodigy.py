@@ -37,8 +37,10 @@ fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
 for m in METHODS:
     ax1.plot(RATES, [runs[(m, e)].distance[-1] for e in RATES], "o-", label=m)
     ax2.plot(runs[(m, RATES[0])].eta, label=m)
-ax1.set(xscale="log", yscale="log", xlabel="eta0 or d0", ylabel="final distance", title="sensitivity, noisy sphere")
-ax2.set(yscale="log", xlabel="step", ylabel="eta (d lr for the baselines)", title=f"trajectories from {RATES[0]:g}")
+ax1.set(xscale="log", yscale="log", xlabel=r"$\eta_0$ or $d_0$", ylabel="final distance",
+        title="sensitivity, noisy sphere")
+ax2.set(yscale="log", xlabel="step", ylabel=r"$\eta$ ($d\cdot$lr for the baselines)",
+        title=f"trajectories from {RATES[0]:g}")
 ax1.legend(fontsize=8)
 fig.tight_layout()
 fig.savefig(FIG_DIR / "baselines.png", dpi=90)

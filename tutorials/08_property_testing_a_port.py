@@ -92,7 +92,7 @@ bug_dev = float(caught.split("relative deviation ")[1].split(",")[0]) if caught 
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.hist(np.log10(np.maximum(checked, 1e-18)), bins=20, label="correct port, one bar per generated example")
 ax.axvline(-10, color="k", ls=":", label="rtol 1e-10")
-ax.axvline(np.log10(bug_dev), color="r", label="planted bug (mu = 1) at step 1")
+ax.axvline(np.log10(bug_dev), color="r", label=r"planted bug ($\mu = 1$) at step 1")
 ax.set(xlabel="log10 of the worst relative deviation", ylabel="examples", title="lockstep against clara_ref")
 ax.legend(fontsize=8)
 fig.tight_layout()
