@@ -39,7 +39,7 @@ def test_every_indexed_function_and_tag_exists(row):
 
 
 def test_the_glossary_covers_the_symbols_of_the_module_boxes():
-    glossary = TEXT.split("## 3. Glossary of symbols")[1]
+    glossary = TEXT.split("## 3. Glossary of symbols")[1]          # both tables: the path rules and the baselines
     names = set()
     for line in glossary.splitlines():
         if line.startswith("| ") and not line.startswith("| symbol"):
@@ -47,7 +47,8 @@ def test_the_glossary_covers_the_symbols_of_the_module_boxes():
                 names.add(re.sub(r"\(.*", "", token))           # kappa_n(rho) -> kappa_n
     for symbol in ("c", "d", "C", "mu", "mu_A", "kappa", "sigma", "K", "n_b", "P", "u", "p", "eta", "eta_b", "t",
                    "beta1", "beta2", "eps", "m_hat", "v_hat", "lambda", "mu_t", "lbar", "mu0", "U", "r", "\"us\"",
-                   "d0", "s_t", "x_b", "theta"):
+                   "d0", "s_t", "x_b", "theta", "alpha", "f_t", "k", "a_t", "d_hat", "lr", "A", "N", "S", "G0",
+                   "lam_k", "dlr", "x0", "beta3", "growth_rate", "d_coef"):
         assert symbol in names or any(n.startswith(symbol + "_") for n in names), symbol
 
 
