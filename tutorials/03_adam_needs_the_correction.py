@@ -149,6 +149,8 @@ for label in ("CLARA: step path, Adam's reference", "2017 rule: gradient path, r
 for fname in ("ellipsoid", "ellipsoid_rotated"):
     assert medians[(fname, "Adam + 2017 rule (alera)")][100] < medians[(fname, "Adam-CLARA")][100]
 assert medians[("ellipsoid", "Adam-CLARA")][500] < medians[("ellipsoid", "Adam + 2017 rule (alera)")][500]
+rotated = ("ellipsoid_rotated", "Adam + 2017 rule (alera)"), ("ellipsoid_rotated", "Adam-CLARA")
+assert medians[rotated[0]][500] < medians[rotated[1]][500]              # the 2017 rule still ahead there
 assert abs(slope - 0.13) < 0.001
 for n, m, se, series in kappa_rows:
     assert abs(m - series) <= 4 * se + (0 if n == 1 else 0.001)

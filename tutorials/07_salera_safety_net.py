@@ -83,6 +83,10 @@ print(f"figures in {FIG_DIR}")
 # %%
 assert len(rejected) + len(undone) + len(kept) == len(corrupted) >= 1
 assert rejected and undone                   # both ways of stopping a corrupted step happen in this run
+if FAST:                                     # the numbers the text quotes
+    assert (len(rejected), len(undone), kept) == (3, 2, [395]) and abs(salera_losses[-1] - 0.178) < 0.001
+else:
+    assert len(alarms) == 40 and salera_state.eta < 1e-8 and salera_losses[-1] > alera_losses[-1]
 assert salera_losses.mean() < 0.5 * alera_losses.mean()
 assert salera_losses.mean() < 0.5 * clara_losses.mean()
 assert salera_state.eta < ETA0 * 1.5        # halvings keep the rate from running away
