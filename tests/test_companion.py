@@ -59,3 +59,20 @@ def test_the_three_sigmas_are_side_by_side_with_numbers_that_the_code_gives():
     exact15 = cr.reference.random_walk_std(0.2, 15)
     assert f"{exact15:.4f}" in section and f"{exact15 / 2 ** 0.5:.4f}" in section and f"{0.2 / 15 ** 0.5:.4f}" in section
     assert f"{cr.reference.random_walk_std(0.2, 650):.5f}" in section
+
+
+def test_citations_point_only_to_what_a_reader_can_open():
+    """Nothing in the repository cites the developers' private spec files: citations name a file in the repository,
+    a paper (arXiv id) or a package version (the names are assembled here so that this file does not match)."""
+    private = ("SP" + "EC", "ALGO" + "RITHMS")
+    offenders = []
+    for folder in ("clara_ref", "tests", "tutorials", "docs", "benchmarks"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in (".py", ".md", ".txt", ".toml", ".cff", ".html", ".ipynb", ".csv", ".json", ".log") and \
+                    "figures" not in path.parts:
+                text = path.read_text(errors="ignore")
+                offenders += [f"{path.relative_to(ROOT)}: {word}" for word in private if word in text]
+    for name in ("README.md", "pyproject.toml", "CITATION.cff"):
+        text = (ROOT / name).read_text()
+        offenders += [f"{name}: {word}" for word in private if word in text]
+    assert offenders == []
