@@ -68,8 +68,8 @@ def test_citations_point_only_to_what_a_reader_can_open():
     offenders = []
     for folder in ("clara_ref", "tests", "tutorials", "docs", "benchmarks"):
         for path in (ROOT / folder).rglob("*"):
-            if path.suffix in (".py", ".md", ".txt", ".toml", ".cff", ".html", ".ipynb", ".csv", ".json", ".log") and \
-                    "figures" not in path.parts:
+            suffixes = (".py", ".md", ".txt", ".toml", ".cff", ".html", ".ipynb", ".csv", ".json", ".log")
+            if path.suffix in suffixes and "figures" not in path.parts:
                 text = path.read_text(errors="ignore")
                 offenders += [f"{path.relative_to(ROOT)}: {word}" for word in private if word in text]
     for name in ("README.md", "pyproject.toml", "CITATION.cff"):
