@@ -69,6 +69,9 @@ def check_gradient(xp, theta, g, step: int) -> None:
     ...
     clara_ref.errors.NonFiniteGradientError: non-finite gradient at step 3 (1 of 2 entries are inf or NaN); the state was left unchanged
     """
+    if not hasattr(g, "shape") or not hasattr(g, "dtype"):
+        raise TypeError(f"g must be an array like theta (shape {tuple(theta.shape)}, dtype {theta.dtype}), got "
+                        f"{type(g).__name__}")
     if tuple(g.shape) != tuple(theta.shape):
         raise ValueError(f"gradient shape {tuple(g.shape)} does not match theta shape {tuple(theta.shape)}")
     if g.dtype != theta.dtype:

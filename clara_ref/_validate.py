@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from numbers import Real
 
 __all__ = ["positive", "nonnegative", "open_unit", "in_range", "one_of", "block_sizes", "blocks_tuple"]
@@ -99,7 +100,8 @@ def block_sizes(blocks) -> tuple[int, ...]:
         sizes = tuple(blocks)
     except TypeError:
         raise ValueError(f"blocks must be None or a tuple of positive ints, got {blocks!r}") from None
-    if not sizes or any(isinstance(b, bool) or not isinstance(b, Real) or int(b) != b or b < 1 for b in sizes):
+    if not sizes or any(isinstance(b, bool) or not isinstance(b, Real) or not math.isfinite(b) or int(b) != b or b < 1
+                        for b in sizes):
         raise ValueError(f"blocks must be None or a tuple of positive ints, got {blocks!r}")
     return tuple(int(b) for b in sizes)
 
@@ -133,3 +135,37 @@ def flag(name: str, value) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be True or False, got {value!r}")
     return value
+
+
+#: the smallest c for which 1 - c < 1 in float64 (2^-53): below it the path never forgets
+C_MIN = 2.0**-53
+
+
+def path_constant(c, *, hi_open: bool = False) -> float:
+    """The path constant c, in [2^-53, 1] (or [2^-53, 1)): below 2^-53, 1 - c rounds to 1 in float64, the path
+    never decays and the reference math divides by log(1 - c) = 0.
+
+    >>> path_constant(1e-17)
+    Traceback (most recent call last):
+    ...
+    ValueError: c must be in [1.11e-16, 1]: below it 1 - c rounds to 1 and the path never forgets; got 1e-17
+    """
+    value = in_range("c", c, 0.0, 1.0, lo_open=True, hi_open=hi_open)
+    if 1.0 - value == 1.0:
+        raise ValueError(f"c must be in [{C_MIN:.3g}, 1{')' if hi_open else ']'}: below it 1 - c rounds to 1 and the "
+                         f"path never forgets; got {c!r}")
+    return value
+
+
+def rate_scale(d0, lr) -> None:
+    """D-Adaptation's and Prodigy's first rate d0 lr must be a normal float (>= 2.2e-308) and finite.
+
+    >>> rate_scale(1e-320, 1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: d0 * lr must be in [2.23e-308, inf) (a normal float64), got 1e-320 * 1.0 = 1e-320
+    """
+    product = d0 * lr
+    if not (math.isfinite(product) and product >= sys.float_info.min):
+        raise ValueError(f"d0 * lr must be in [{sys.float_info.min:.3g}, inf) (a normal float64), got {d0!r} * {lr!r} "
+                         f"= {product!r}")

@@ -71,7 +71,7 @@ from typing import Any, NamedTuple
 
 from . import _validate as V
 from . import reference as R
-from ._backend import as_1d_float
+from ._backend import array_namespace, as_1d_float
 from ._core import Optimizer
 from .errors import RateFloorError
 from .path import SKIP_FLOOR
@@ -161,7 +161,7 @@ class Alera(_AleraParameters):
                    small_gradient="skip")
 
     def __post_init__(self):
-        V.in_range("c", self.c, 0.0, 1.0, lo_open=True, hi_open=True)
+        V.path_constant(self.c, hi_open=True)
         rule = PathRateControl(self.direction, self.eta0, c=self.c, damping=V.nonnegative("C", self.C),
                                blocks=self.blocks, sigma=self.sigma, **self.CHOICES)
         self._set(_rule=rule, eta0=rule.eta0, c=rule.c, C=rule.damping_setting, blocks=rule.blocks, sigma=rule.sigma)
@@ -229,6 +229,10 @@ class SaleraState(NamedTuple):
         return self.alera.multiplier
 
 
+def _copy(theta):
+    return array_namespace(theta).asarray(theta, copy=True)
+
+
 _PH_RESET = dict(k=0, loss_bar=0.0, mu0=0.0, U=0.0, m=0.0)
 
 
@@ -274,7 +278,8 @@ class Salera(_AleraParameters):
 
     def init(self, theta) -> SaleraState:
         inner = self.inner.init(theta)
-        return SaleraState(t=0, eta=inner.eta, etas=inner.etas, alarm=False, alarms=0, theta_prev=theta,
+        # the state owns a copy: the caller may reuse its theta array in place
+        return SaleraState(t=0, eta=inner.eta, etas=inner.etas, alarm=False, alarms=0, theta_prev=_copy(theta),
                            ph=PageHinkleyState(lam=self.ph_threshold, **_PH_RESET), alera=inner)
 
     def _page_hinkley(self, ph: PageHinkleyState, f: float):
@@ -305,7 +310,7 @@ class Salera(_AleraParameters):
         if not alarm:
             new_theta, inner = self.inner.update(theta, g, state.alera)
             return new_theta, SaleraState(t=state.t + 1, eta=inner.eta, etas=inner.etas, alarm=False,
-                                          alarms=state.alarms, theta_prev=theta, ph=ph, alera=inner)
+                                          alarms=state.alarms, theta_prev=_copy(theta), ph=ph, alera=inner)
         ### Alarm (S4): back to the previous iterate, halve every rate, reset the test, discard this gradient
         etas = tuple(e / 2.0 for e in state.alera.etas)
         if min(etas) < RATE_FLOOR:
@@ -319,7 +324,7 @@ class Salera(_AleraParameters):
             inner = inner._replace(p=inner.p * 0.0, p_sq=0.0)
         if self.reset_t_on_alarm:
             inner = inner._replace(t=0)
-        new_theta = state.theta_prev if self.backtrack else theta
+        new_theta = _copy(state.theta_prev) if self.backtrack else theta    # never hand out the state's array
         return new_theta, SaleraState(t=state.t, eta=inner.eta, etas=etas, alarm=True, alarms=state.alarms + 1,
                                       theta_prev=state.theta_prev, ph=PageHinkleyState(lam=ph.lam, **_PH_RESET),
                                       alera=inner)

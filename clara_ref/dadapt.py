@@ -55,7 +55,7 @@ from typing import Any, NamedTuple
 
 from . import _validate as V
 from ._backend import as_1d_float, dot, sq_norm
-from ._core import Optimizer, begin_update
+from ._core import Optimizer, begin_update, guard_rate
 
 __all__ = ["DAdaptSGD", "DAdaptSGDState", "DAdaptAdam", "DAdaptAdamState", "dadapt_sgd", "dadapt_adam"]
 
@@ -107,6 +107,7 @@ class DAdaptSGD(Optimizer):
                   momentum=V.in_range("momentum", self.momentum, 0.0, 1.0, lo_open=False, hi_open=True),
                   weight_decay=V.nonnegative("weight_decay", self.weight_decay),
                   growth_rate=_growth(self.growth_rate))
+        V.rate_scale(self.d0, self.lr)
 
     def init(self, theta) -> DAdaptSGDState:
         xp = as_1d_float(theta)
@@ -134,7 +135,8 @@ class DAdaptSGD(Optimizer):
         z = state.x0 - s                                                      # (D7)
         c_k = 1.0 - self.momentum
         new_theta = z if self.momentum == 0.0 else theta * (1.0 - c_k) + c_k * z
-        return new_theta, DAdaptSGDState(t=state.t + 1, eta=d * self.lr, d=d, d_hat=d_hat, numerator=numerator,
+        eta = guard_rate(d * self.lr, state.t + 1, None, None)     # d lr must stay a positive float
+        return new_theta, DAdaptSGDState(t=state.t + 1, eta=eta, d=d, d_hat=d_hat, numerator=numerator,
                                          g0_norm=g0_norm, x0=state.x0, s=s)
 
 class DAdaptAdamState(NamedTuple):
@@ -188,6 +190,7 @@ class DAdaptAdam(Optimizer):
                   beta2=V.in_range("beta2", self.beta2, 0.0, 1.0, lo_open=False, hi_open=True),
                   eps=V.positive("eps", self.eps), weight_decay=V.nonnegative("weight_decay", self.weight_decay),
                   growth_rate=_growth(self.growth_rate))
+        V.rate_scale(self.d0, self.lr)
 
     def init(self, theta) -> DAdaptAdamState:
         xp = as_1d_float(theta)
@@ -199,7 +202,7 @@ class DAdaptAdam(Optimizer):
         b1, b2, k = self.beta1, self.beta2, state.t
         sqrt_b2 = b2**0.5
         bc = ((1 - b2 ** (k + 1)) ** 0.5) / (1 - b1 ** (k + 1)) if self.use_bias_correction else 1.0
-        dlr = state.d * self.lr * bc                                                    # (E1)
+        dlr = guard_rate(state.d * self.lr * bc, k + 1, None, None)                     # (E1), a positive float
         if self.weight_decay and not self.decouple:
             g = g + self.weight_decay * theta                                           # (E2)
         a = dlr * float(xp.sum(g * (state.s / (xp.sqrt(state.v) + self.eps))))         # (E3)
@@ -216,7 +219,8 @@ class DAdaptAdam(Optimizer):
         if self.weight_decay and self.decouple:
             new_theta = theta - (self.weight_decay * dlr) * theta                       # (E9)
         new_theta = new_theta - m / (xp.sqrt(v) + self.eps)                             # (E9)
-        return new_theta, DAdaptAdamState(t=k + 1, eta=d * self.lr, d=d, d_hat=d_hat, numerator=numerator, s=s, m=m,
+        eta = guard_rate(d * self.lr, state.t + 1, None, None)     # d lr must stay a positive float
+        return new_theta, DAdaptAdamState(t=k + 1, eta=eta, d=d, d_hat=d_hat, numerator=numerator, s=s, m=m,
                                           v=v)
 
 #: the factories are the classes: one parameter list, in the dataclass fields

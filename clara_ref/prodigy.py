@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 
 from . import _validate as V
 from ._backend import as_1d_float, dot
-from ._core import Optimizer, begin_update
+from ._core import Optimizer, begin_update, guard_rate
 
 __all__ = ["Prodigy", "ProdigyState", "prodigy"]
 
@@ -105,6 +105,7 @@ class Prodigy(Optimizer):
                   eps=V.positive("eps", self.eps), weight_decay=V.nonnegative("weight_decay", self.weight_decay),
                   d_coef=V.positive("d_coef", self.d_coef),
                   growth_rate=V.in_range("growth_rate", self.growth_rate, 1.0, math.inf, lo_open=False, hi_open=False))
+        V.rate_scale(self.d0, self.lr)
 
     def init(self, theta) -> ProdigyState:
         xp = as_1d_float(theta)
@@ -117,7 +118,7 @@ class Prodigy(Optimizer):
         b1, b2, k, d, d0 = self.beta1, self.beta2, state.t, state.d, self.d0
         b3 = math.sqrt(b2) if self.beta3 is None else self.beta3
         bc = ((1 - b2 ** (k + 1)) ** 0.5) / (1 - b1 ** (k + 1)) if self.use_bias_correction else 1.0
-        dlr = d * self.lr * bc                                                          # (Q1)
+        dlr = guard_rate(d * self.lr * bc, state.t + 1, None, None)                     # (Q1), a positive float
         if self.weight_decay and not self.decouple:
             g = g + self.weight_decay * theta                                           # (Q2)
         numerator = state.numerator * b3 + (d / d0) * dlr * dot(xp, g, state.x0 - theta)  # (Q3)
@@ -140,7 +141,8 @@ class Prodigy(Optimizer):
             new_theta = new_theta - dlr * (m / denom)                                   # (Q10)
         else:
             new_theta = new_theta - (dlr * d) * (g / denom)
-        return new_theta, ProdigyState(t=k + 1, eta=d * self.lr, d=d, d_hat=d_hat, d_max=d_max, numerator=numerator,
+        eta = guard_rate(d * self.lr, state.t + 1, None, None)     # d lr must stay a positive float
+        return new_theta, ProdigyState(t=k + 1, eta=eta, d=d, d_hat=d_hat, d_max=d_max, numerator=numerator,
                                        x0=state.x0, s=s, m=m, v=v)
 
 #: the factory is the class: one parameter list, in the dataclass fields

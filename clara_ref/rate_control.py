@@ -98,7 +98,7 @@ class PathRateControl:
                              f"got {direction!r}")
         self.direction = direction
         self.eta0 = V.positive("eta0", eta0)
-        self.c = V.in_range("c", c, 0.0, 1.0, lo_open=True, hi_open=False)
+        self.c = V.path_constant(c)
         for name, value in (("move", move), ("path_of", path_of), ("rates", rates), ("adapt", adapt),
                             ("score", score), ("small_gradient", small_gradient), ("sigma", sigma)):
             setattr(self, name, V.one_of(name, value, CHOICES[name]))

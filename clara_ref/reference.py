@@ -68,7 +68,7 @@ _SPREAD_MC_BELOW = 32       # below this n the Adam spread comes from the cached
 
 
 def _check_c(c) -> float:
-    return V.in_range("c", c, 0.0, 1.0, lo_open=True, hi_open=False)
+    return V.path_constant(c)
 
 
 def _check_n(n, allow_none=True):
