@@ -12,6 +12,8 @@ import json
 
 import numpy as np
 
+from ._io import atomic_write
+
 __all__ = ["save_state", "load_state"]
 
 _SCHEMA_KEY = "__clara_ref_state__"
@@ -70,7 +72,9 @@ def _decode(node, arrays, classes):
 
 
 def save_state(path, state) -> None:
-    """Write ``state`` (any clara_ref optimizer state) to ``path`` as an ``.npz`` archive.
+    """Write ``state`` (any clara_ref optimizer state) to ``path`` as an ``.npz`` archive, atomically: a crash
+    during the write leaves the previous file intact. The file is ``path`` exactly (no suffix is added), so
+    ``load_state(path)`` reads it back.
 
     >>> import numpy as np, tempfile, os
     >>> from clara_ref import adam
@@ -82,7 +86,8 @@ def save_state(path, state) -> None:
     """
     arrays: dict = {}
     schema = _encode(state, "", arrays)
-    np.savez(path, **{_SCHEMA_KEY: np.array(json.dumps(schema))}, **arrays)
+    atomic_write(path, lambda fh: np.savez(fh, **{_SCHEMA_KEY: np.array(json.dumps(schema))}, **arrays),
+                 binary=True)
 
 
 def load_state(path):

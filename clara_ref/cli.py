@@ -72,6 +72,10 @@ def _reproduce(args, argv) -> int:
         raise _Fail(str(exc)) from None
     if not specs:
         raise _Fail("the filters leave no run to do")
+    for name in ("seeds", "rates", "tasks", "optimizers"):
+        given = getattr(args, name)
+        if given and len(set(given)) < len(given):
+            print(f"note: repeated --{name} removed (each runs once)", file=sys.stderr)
     try:
         os.makedirs(os.path.join(args.out, "runs"), exist_ok=True)
         probe = os.path.join(args.out, ".write_test")
@@ -83,7 +87,10 @@ def _reproduce(args, argv) -> int:
     t0 = time.perf_counter()
     print(f"clara_ref reproduce: preset {preset.name}, {len(specs)} runs, {args.jobs} worker(s), out {args.out}/",
           file=sys.stderr)
-    records, resumed = runner.run_all(specs, args.out, jobs=args.jobs, progress=not args.no_progress)
+    try:
+        records, resumed = runner.run_all(specs, args.out, jobs=args.jobs, progress=not args.no_progress)
+    except runner.RunFileError as exc:
+        raise _Fail(str(exc)) from None
     report.write_summary(records, os.path.join(args.out, "summary.csv"))
     figures = report.write_figures(records, args.out)
     command = "python -m clara_ref " + " ".join(shlex.quote(a) for a in argv)

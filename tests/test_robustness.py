@@ -56,3 +56,89 @@ def test_a_gradient_that_is_not_an_array_names_g(g):
 def test_infinite_block_sizes_are_a_value_error():
     with pytest.raises(ValueError, match="blocks must be None or a tuple of positive ints"):
         cr.clara(cr.sgd_direction(), 0.1, blocks=(math.inf,))
+
+
+def _smoke_specs():
+    from clara_ref.experiments.grid import PRESETS, expand
+
+    return expand(PRESETS["smoke"], tasks=["sphere"], optimizers=["sgd"], rates=[1e-2], seeds=[0, 1])
+
+
+def test_resume_trusts_no_bad_file(tmp_path, capsys):
+    """A stored run that is unreadable, incomplete, another run's, or ended in an error is named and recomputed."""
+    import json
+    import os
+
+    from clara_ref.experiments import runner
+
+    specs = _smoke_specs()
+    good, _ = runner.run_all(specs, str(tmp_path), progress=False)
+    path0, path1 = (tmp_path / "runs" / f"{s.run_id}.json" for s in specs)
+    for bad in ("{}", "null", "{not json"):
+        path0.write_text(bad)
+        again, resumed = runner.run_all(specs, str(tmp_path), progress=False)
+        assert resumed == 1 and again[0]["final_metric"] == good[0]["final_metric"]
+        assert f"recomputing {path0}" in capsys.readouterr().err
+    path0.write_text(path1.read_text())                               # a readable file holding the other seed
+    runner.run_all(specs, str(tmp_path), progress=False)
+    assert "another run's spec" in capsys.readouterr().err
+    assert json.loads(path0.read_text())["seed"] == 0
+    os.remove(path0)
+    os.mkdir(path0)                                                   # a folder where the file should be
+    with pytest.raises(runner.RunFileError, match=f"{path0} is a folder"):
+        runner.run_all(specs, str(tmp_path), progress=False)
+
+
+def test_a_run_that_raised_is_an_error_not_a_divergence_and_is_retried(tmp_path, monkeypatch):
+    from clara_ref.experiments import claims, runner
+
+    specs = _smoke_specs()
+    real = runner.build_optimizer
+    monkeypatch.setattr(runner, "build_optimizer", lambda spec: (_ for _ in ()).throw(RuntimeError("flaky")))
+    records, _ = runner.run_all(specs, str(tmp_path), progress=False)
+    assert all(r["error"] == "RuntimeError: flaky" and r["diverged"] is False for r in records)
+    assert claims.Cells.from_records(records).keys == []              # no claim counts them
+    monkeypatch.setattr(runner, "build_optimizer", real)
+    records, resumed = runner.run_all(specs, str(tmp_path), progress=False)
+    assert resumed == 0 and all(r["error"] is None for r in records)
+
+
+def test_repeated_seeds_and_rates_run_once():
+    from clara_ref.experiments.grid import PRESETS, expand
+
+    specs = expand(PRESETS["smoke"], tasks=["sphere", "sphere"], optimizers=["sgd"], rates=[1e-2, 1e-2, 1e-3],
+                   seeds=[0, 0, 1])
+    assert len(specs) == len({s.run_id for s in specs}) == 4
+
+
+def test_save_state_is_atomic_and_keeps_the_path(tmp_path, monkeypatch):
+    import os
+
+    opt = cr.adam(1e-3)
+    st = opt.init(np.ones(3))
+    target = tmp_path / "ckpt"                                         # no suffix: the file is exactly this path
+    cr.save_state(target, st)
+    assert cr.load_state(target).t == 0 and os.listdir(tmp_path) == ["ckpt"]
+    _, st2 = opt.update(np.ones(3), np.ones(3), st)
+
+    def broken(fh, **arrays):                                          # a crash half-way through the write
+        fh.write(b"PK\x03\x04 partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(np, "savez", broken)
+    with pytest.raises(KeyboardInterrupt):
+        cr.save_state(target, st2)
+    assert cr.load_state(target).t == 0 and os.listdir(tmp_path) == ["ckpt"]   # the old one intact, no debris
+
+
+def test_concurrent_writers_never_share_a_temporary_name(tmp_path, monkeypatch):
+    import os
+
+    from clara_ref._io import atomic_write
+
+    seen = []
+    real = os.replace
+    monkeypatch.setattr(os, "replace", lambda src, dst: (seen.append(src), real(src, dst))[1])
+    for k in range(3):
+        atomic_write(tmp_path / "run.json", lambda fh: fh.write(str(k)))
+    assert len(set(seen)) == 3 and (tmp_path / "run.json").read_text() == "2"

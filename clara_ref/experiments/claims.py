@@ -143,6 +143,8 @@ class Cells:
         groups = defaultdict(list)
         tasks, labels, initial = {}, {}, defaultdict(list)
         for r in records:
+            if r.get("error"):
+                continue              # a run that raised is no evidence either way (the report lists it)
             groups[(r["task"], r["label"], float(r["eta0"]))].append((r["seed"], float(r["final_metric"])))
             tasks.setdefault(r["task"], dict(role=r["role"], lower_is_better=bool(r["lower_is_better"]),
                                              chance=r.get("chance"), steps_total=int(r["steps_total"])))

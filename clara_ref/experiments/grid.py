@@ -266,10 +266,11 @@ def expand(preset: Preset, tasks=None, optimizers=None, rates=None, seeds=None,
 
     The protocol only changes real-data tasks: synthetic runs keep ``"clara_ref"`` (and are shared between both).
     """
-    tasks = preset.tasks if tasks is None else tuple(tasks)
-    optimizers = preset.optimizers if optimizers is None else tuple(optimizers)
-    rates = preset.rates if rates is None else tuple(rates)
-    seeds = preset.seeds if seeds is None else tuple(seeds)
+    # a repeated task, optimizer, rate or seed would run twice and count twice in the medians: keep the first
+    tasks = tuple(dict.fromkeys(preset.tasks if tasks is None else tasks))
+    optimizers = tuple(dict.fromkeys(preset.optimizers if optimizers is None else optimizers))
+    rates = tuple(dict.fromkeys(preset.rates if rates is None else rates))
+    seeds = tuple(dict.fromkeys(preset.seeds if seeds is None else seeds))
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; choose from {', '.join(PROTOCOLS)}")
     for t in tasks:

@@ -14,6 +14,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from .._io import atomic_write
 from . import claims as claims_mod
 from .grid import OPTIMIZERS, TASKS
 
@@ -42,16 +43,19 @@ def write_summary(records, path):
     cols = ["run_id", "task", "optimizer", "label", "eta0", "seed", "protocol", "dtype", "steps_total",
             "damping_setting", "damping", "reference", "metric_name", "final_metric", "diverged", "final_eta",
             "length", "unit", "error", "wall_s"]
-    with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(cols)
-        for r in sorted(records, key=lambda r: r["run_id"]):
-            etas = [e for e in r.get("eta", []) if e is not None]
-            w.writerow([r["run_id"], r["task"], r["optimizer"], r["label"], r["eta0"], r["seed"],
-                        r.get("protocol", "clara_ref"), r.get("dtype", ""), r.get("steps_total", ""),
-                        _blank(r.get("damping_setting")), _blank(r.get("damping")), _blank(r.get("reference")),
-                        r["metric_name"], r["final_metric"], r["diverged"], etas[-1] if etas else "",
-                        r.get("steps", r.get("epochs")), r.get("unit", ""), r.get("error") or "", r["wall_s"]])
+    atomic_write(path, lambda fh: _write_rows(fh, cols, records))
+
+
+def _write_rows(fh, cols, records):
+    w = csv.writer(fh)
+    w.writerow(cols)
+    for r in sorted(records, key=lambda r: r["run_id"]):
+        etas = [e for e in r.get("eta", []) if e is not None]
+        w.writerow([r["run_id"], r["task"], r["optimizer"], r["label"], r["eta0"], r["seed"],
+                    r.get("protocol", "clara_ref"), r.get("dtype", ""), r.get("steps_total", ""),
+                    _blank(r.get("damping_setting")), _blank(r.get("damping")), _blank(r.get("reference")),
+                    r["metric_name"], r["final_metric"], r["diverged"], etas[-1] if etas else "",
+                    r.get("steps", r.get("epochs")), r.get("unit", ""), r.get("error") or "", r["wall_s"]])
 
 
 def _blank(x):
@@ -74,8 +78,7 @@ def _json_safe(x):
 def write_claims(results, path) -> str:
     """``claims.json``: the ClaimResults as objects (non-finite numbers as null), with ``borderline``."""
     data = [dict(_json_safe(r._asdict()), borderline=r.borderline) for r in results]
-    with open(path, "w") as fh:
-        json.dump(data, fh, indent=1, allow_nan=False)
+    atomic_write(path, lambda fh: json.dump(data, fh, indent=1, allow_nan=False))
     return path
 
 
@@ -382,15 +385,16 @@ def write_report(records, out_dir, preset, command, elapsed_s, figures, resumed:
         lines.append("")
     errors = [r for r in records if r.get("error")]
     if errors:
-        lines += ["## Runs that raised an unexpected error", ""] + [f"- {r['run_id']}: {r['error']}" for r in errors]
+        lines += ["## Runs that raised an unexpected error", "",
+                  "No claim counts them, and the next run of the same command computes them again.", ""] + \
+            [f"- {r['run_id']}: {r['error']}" for r in errors]
     lines += ["", "## Files", "", "- `runs/*.json`: one record per run (configuration, versions, seed, protocol, "
               "dtype, step budget, resolved damping and reference, per-step or per-epoch loss, metric and eta, "
               "diverged flag)", "- `summary.csv`: one row per run", "- `claims.json`: every claim's verdict, "
               "numbers, margin and robustness",
               "- figures: " + ", ".join(f"`{f}`" for f in figures), ""]
     path = os.path.join(out_dir, "report.md")
-    with open(path, "w") as fh:
-        fh.write("\n".join(lines))
+    atomic_write(path, lambda fh: fh.write("\n".join(lines)))
     return path
 
 

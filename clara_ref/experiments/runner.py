@@ -6,16 +6,19 @@ import json
 import math
 import os
 import platform
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 
 import clara_ref as cr
+from clara_ref._io import atomic_write
+from clara_ref.errors import ClaraRefError
 
 from .grid import TASKS, RunSpec, build_optimizer, load_data
 
-__all__ = ["run_one", "run_all", "versions", "load_records"]
+__all__ = ["run_one", "run_all", "versions", "load_records", "RunFileError"]
 
 
 def versions() -> dict:
@@ -66,8 +69,8 @@ def run_one(spec: RunSpec) -> dict:
         ref = getattr(r.state, "reference", None) if d_value is not None else None
         record.update(reference=None if ref is None else float(ref), diverged=bool(r.diverged),
                       diverged_at=r.diverged_at, message=r.message, error=None)
-    except Exception as exc:          # a bug in one run must not crash the sweep: record it and go on
-        record.update(diverged=True, diverged_at=None, message="", error=f"{type(exc).__name__}: {exc}",
+    except Exception as exc:          # a bug in one run must not crash the sweep: record it, retry it next time
+        record.update(diverged=False, diverged_at=None, message="", error=f"{type(exc).__name__}: {exc}",
                       loss=[], metric=[], eta=[], reference=None)
         record.setdefault("damping", None)
         record.setdefault("damping_setting", None)
@@ -90,10 +93,7 @@ def _path(out_dir, spec: RunSpec) -> str:
 
 
 def _write(path, record):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(record, fh, allow_nan=True)
-    os.replace(tmp, path)
+    atomic_write(path, lambda fh: json.dump(record, fh, allow_nan=True))
 
 
 def _init_worker():
@@ -116,7 +116,7 @@ def run_all(specs, out_dir: str, jobs: int = 1, progress: bool = True) -> tuple[
     Returns the records of all specs (loaded from disk for those already done) and how many were resumed.
     """
     os.makedirs(os.path.join(out_dir, "runs"), exist_ok=True)
-    todo = [s for s in specs if not _readable(_path(out_dir, s))]
+    todo = [s for s in specs if not _usable(_path(out_dir, s), s)]
     bar = None
     if progress:
         from tqdm import tqdm
@@ -149,15 +149,40 @@ def _cost(spec: RunSpec) -> float:
     return task.steps_total * (1.0 if task.kind == "synthetic" else 20.0)
 
 
-def _readable(path) -> bool:
+class RunFileError(ClaraRefError):
+    """A run's file cannot be written where it belongs (the command says which and why)."""
+
+
+#: fields every stored run must have
+_REQUIRED = ("run_id", "task", "optimizer", "label", "eta0", "seed", "final_metric", "metric", "eta", "diverged")
+
+
+def _usable(path, spec: RunSpec) -> bool:
+    """Resume a run only from a file that parses, has every field, holds this very spec and did not end in an
+    error; any other existing file is reported by name on stderr and the run is computed again."""
     if not os.path.exists(path):
         return False
+    if os.path.isdir(path):
+        raise RunFileError(f"{path} is a folder where the run's file belongs; move it away and rerun")
+    why = None
     try:
         with open(path) as fh:
-            json.load(fh)
+            record = json.load(fh)
+    except (OSError, ValueError) as exc:
+        why = f"unreadable ({type(exc).__name__})"
+    else:
+        expected = {"task": spec.task, "optimizer": spec.optimizer, "label": spec.label, "eta0": spec.eta0,
+                    "seed": spec.seed, "scale": spec.scale, "protocol": spec.protocol}
+        if not isinstance(record, dict) or any(k not in record for k in _REQUIRED):
+            why = "not a complete run record"
+        elif any(record.get(k, "clara_ref" if k == "protocol" else None) != v for k, v in expected.items()):
+            why = "it holds another run's spec"
+        elif record.get("error"):
+            why = f"it ended with an error ({record['error']})"
+    if why is None:
         return True
-    except (OSError, ValueError):
-        return False
+    print(f"clara_ref reproduce: recomputing {path}: {why}", file=sys.stderr)
+    return False
 
 
 def load_records(out_dir: str, specs) -> list[dict]:
