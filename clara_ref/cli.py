@@ -65,6 +65,8 @@ def _reproduce(args, argv) -> int:
 
     if args.jobs < 1:
         raise _Fail(f"--jobs must be at least 1, got {args.jobs}")
+    if not args.out.strip():
+        raise _Fail("--out must name a folder, got an empty string")
     preset = grid.PRESETS[args.preset]
     try:
         specs = grid.expand(preset, args.tasks, args.optimizers, args.rates, args.seeds, protocol=args.protocol)
@@ -84,6 +86,7 @@ def _reproduce(args, argv) -> int:
         os.remove(probe)
     except OSError as exc:
         raise _Fail(f"cannot write to --out {args.out!r}: {exc.strerror or exc}") from None
+    args.jobs = min(args.jobs, len(specs))            # no idle workers: at most one per run
     t0 = time.perf_counter()
     print(f"clara_ref reproduce: preset {preset.name}, {len(specs)} runs, {args.jobs} worker(s), out {args.out}/",
           file=sys.stderr)

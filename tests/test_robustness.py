@@ -142,3 +142,25 @@ def test_concurrent_writers_never_share_a_temporary_name(tmp_path, monkeypatch):
     for k in range(3):
         atomic_write(tmp_path / "run.json", lambda fh: fh.write(str(k)))
     assert len(set(seen)) == 3 and (tmp_path / "run.json").read_text() == "2"
+
+
+def test_run_ids_keep_every_rate_apart_and_the_grid_names():
+    from clara_ref.experiments.grid import RunSpec
+
+    assert RunSpec("sphere", "sgd", 1e-3, 0).run_id == "sphere__sgd__lr1e-03__s0"         # the grid's names stay
+    ids = {RunSpec("sphere", "sgd", e, 0, scale=x).run_id
+           for e in (1e-3, 1.4e-3, 1.0000001e-3) for x in (0.5, 0.5000001)}
+    assert len(ids) == 6
+
+
+def test_rates_that_round_alike_both_run_and_summary_is_byte_identical(tmp_path):
+    from clara_ref.cli import main
+
+    args = ["reproduce", "--preset", "smoke", "--tasks", "sphere", "--optimizers", "sgd", "--seeds", "0", "--rates",
+            "1e-3", "1.4e-3", "--no-progress", "--jobs", "32"]
+    assert main(args + ["--out", str(tmp_path / "a")]) == 0
+    assert main(args + ["--out", str(tmp_path / "b")]) == 0
+    a, b = (tmp_path / "a" / "summary.csv").read_bytes(), (tmp_path / "b" / "summary.csv").read_bytes()
+    assert a == b and len(a.splitlines()) == 3                       # two runs, two rows, no timing column
+    assert len(list((tmp_path / "a" / "runs").iterdir())) == 2
+    assert main(args + ["--out", ""]) == 2

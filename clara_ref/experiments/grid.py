@@ -158,10 +158,12 @@ class RunSpec:
 
     @property
     def run_id(self) -> str:
+        """A file name that encodes every field exactly (two different runs never share it): the grid's round
+        numbers keep their short form (``lr1e-03``), any other value is written in full (``lr0.0014``)."""
         d = "" if self.damping is None else f"_d{self.damping}"
-        s = "" if self.scale == 1.0 else f"_x{self.scale:g}"
+        s = "" if self.scale == 1.0 else f"_x{_exact(self.scale, 'g')}"
         p = "" if self.protocol == "clara_ref" else f"_{self.protocol}"
-        return f"{self.task}__{self.optimizer}{d}__lr{self.eta0:.0e}__s{self.seed}{s}{p}"
+        return f"{self.task}__{self.optimizer}{d}__lr{_exact(self.eta0, '.0e')}__s{self.seed}{s}{p}"
 
     @property
     def label(self) -> str:
@@ -170,6 +172,12 @@ class RunSpec:
     def resolved_task(self) -> Task:
         task = TASKS[self.task]
         return task if self.scale == 1.0 else task.scaled(self.scale)
+
+
+def _exact(x: float, fmt: str) -> str:
+    """``x`` in the short format ``fmt`` when that reads back as exactly ``x``, else its full repr."""
+    short = format(x, fmt)
+    return short if float(short) == x else repr(float(x))
 
 
 def build_optimizer(spec: RunSpec):

@@ -40,9 +40,11 @@ def _is_path_rule(label: str) -> bool:
 
 
 def write_summary(records, path):
+    """One row per run, sorted by run id; no timings, so identical runs give a byte-identical file (the times are in
+    the run JSONs and the report)."""
     cols = ["run_id", "task", "optimizer", "label", "eta0", "seed", "protocol", "dtype", "steps_total",
             "damping_setting", "damping", "reference", "metric_name", "final_metric", "diverged", "final_eta",
-            "length", "unit", "error", "wall_s"]
+            "length", "unit", "error"]
     atomic_write(path, lambda fh: _write_rows(fh, cols, records))
 
 
@@ -55,7 +57,7 @@ def _write_rows(fh, cols, records):
                     r.get("protocol", "clara_ref"), r.get("dtype", ""), r.get("steps_total", ""),
                     _blank(r.get("damping_setting")), _blank(r.get("damping")), _blank(r.get("reference")),
                     r["metric_name"], r["final_metric"], r["diverged"], etas[-1] if etas else "",
-                    r.get("steps", r.get("epochs")), r.get("unit", ""), r.get("error") or "", r["wall_s"]])
+                    r.get("steps", r.get("epochs")), r.get("unit", ""), r.get("error") or ""])
 
 
 def _blank(x):
