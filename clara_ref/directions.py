@@ -193,6 +193,10 @@ def adam_direction(beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
     Symbols: ``beta1, beta2`` = torch's ``betas``; ``eps`` outside the root; ``weight_decay`` = coupled L2.
     Reference: Kingma & Ba, arXiv 1412.6980, Algorithm 1.
 
+    ``eps = 0`` is allowed (it makes the direction exactly invariant to rescaling the gradient) and behaves as
+    torch.optim.Adam with eps=0: a coordinate whose gradient has been exactly 0 so far gives 0 / 0 = NaN, which the
+    training loops report as a divergence (tests/test_directions.py).
+
     On the first step m_hat = g and v_hat = g^2, so s_1 = g / (|g| + eps), about sign(g):
 
     >>> import numpy as np

@@ -116,3 +116,16 @@ def test_a_new_direction_works_in_clara_without_editing_it():
     r = cr.optimize(f, opt, steps=300, seed=0)
     assert r.state.reference == pytest.approx(mu) and r.distance[-1] < 0.5 * r.distance[0]
     assert opt.hyperparameters()["direction"] == "rmsprop" and opt.hyperparameters()["alpha"] == 0.99
+
+
+def test_eps_zero_gives_nan_on_a_zero_gradient_as_torch_does():
+    opt = cr.adam(0.1, eps=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)                # numpy reports 0 / 0
+        theta, _ = opt.update(np.ones(2), np.array([0.0, 1.0]), opt.init(np.ones(2)))
+    assert math.isnan(theta[0]) and theta[1] == pytest.approx(0.9)
+    torch = pytest.importorskip("torch")
+    p = torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
+    p.grad = torch.tensor([0.0, 1.0], dtype=torch.float64)
+    torch.optim.Adam([p], lr=0.1, eps=0.0).step()
+    assert math.isnan(float(p[0])) and float(p[1]) == pytest.approx(0.9)
