@@ -34,6 +34,32 @@ class Optimizer:
                 out[f.name] = value
         return out
 
+    def check_state(self, state, theta) -> None:
+        """Refuse a state this optimizer did not make for this theta: another optimizer's state type, another
+        direction's, arrays of another shape or dtype, or another number of blocks. Raises ``ValueError`` saying
+        what does not match (checkpoints restored with ``load_state`` go through the same test on the first update).
+        """
+        expected = getattr(self, "state_type", None)
+        if expected is not None and type(state) is not expected:
+            raise ValueError(f"state is a {type(state).__name__}, but {self.name} needs the {expected.__name__} of its "
+                             f"own init(theta): the state was made by another optimizer")
+        direction = getattr(self, "direction", None)
+        for path, node in _walk(state, "state"):
+            if path.endswith(".direction") and direction is not None:
+                made = _direction_state_type(direction, theta)
+                if type(node) is not made:
+                    raise ValueError(f"{path} is a {type(node).__name__}, but this optimizer's {direction.name} "
+                                     f"direction keeps a {made.__name__}: the state was made by another optimizer")
+            elif hasattr(node, "shape") and hasattr(node, "dtype"):
+                if tuple(node.shape) != tuple(theta.shape) or node.dtype != theta.dtype:
+                    raise ValueError(f"{path} has shape {tuple(node.shape)} and dtype {node.dtype}, theta "
+                                     f"{tuple(theta.shape)} and {theta.dtype}: the state was made for another theta")
+        blocks = getattr(self, "blocks", None)
+        etas = getattr(state, "etas", None)
+        if etas is not None and len(etas) != len(blocks or (1,)):
+            raise ValueError(f"state has {len(etas)} block rates, but this optimizer has {len(blocks or (1,))} "
+                             f"blocks ({blocks}): the state was made by another optimizer")
+
     def _set(self, **values) -> None:
         """Store validated (normalised) values on the frozen instance; used by ``__post_init__`` only."""
         for key, value in values.items():
@@ -42,6 +68,25 @@ class Optimizer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters().items())
         return f"{self.name}({args})"
+
+
+_DIRECTION_STATE_TYPES: dict = {}
+
+
+def _direction_state_type(direction, theta):
+    """The state class ``direction.init`` makes (computed once per direction class)."""
+    key = type(direction)
+    if key not in _DIRECTION_STATE_TYPES:
+        _DIRECTION_STATE_TYPES[key] = type(direction.init(theta[:1]))
+    return _DIRECTION_STATE_TYPES[key]
+
+
+def _walk(node, path):
+    """(path, node) for every field of a nested NamedTuple state, depth first."""
+    yield path, node
+    if isinstance(node, tuple) and hasattr(node, "_fields"):
+        for name in node._fields:
+            yield from _walk(getattr(node, name), f"{path}.{name}")
 
 
 def begin_update(theta, g, state):

@@ -160,6 +160,8 @@ class Alera(_AleraParameters):
     CHOICES = dict(path_of="gradient", transient=True, rates="per_block", adapt="before_move", score="z",
                    small_gradient="skip")
 
+    state_type = AleraState
+
     def __post_init__(self):
         V.path_constant(self.c, hi_open=True)
         rule = PathRateControl(self.direction, self.eta0, c=self.c, damping=V.nonnegative("C", self.C),
@@ -174,6 +176,8 @@ class Alera(_AleraParameters):
                           direction=self.direction.init(theta))
 
     def update(self, theta, g, state: AleraState, *, loss=None):
+        as_1d_float(theta)
+        self.check_state(state, theta)
         # (L1-L7): cumulate normalised gradients, adapt every block's rate, then move with the new rates
         step = self._rule._step(theta, g, state.t, state.etas, state.p, state.direction, self.C)
         eta = _geometric_mean(step.etas, V.blocks_tuple(self.blocks, theta.shape[0]))
@@ -267,6 +271,8 @@ class Salera(_AleraParameters):
 
     name = "salera"
 
+    state_type = SaleraState
+
     def __post_init__(self):
         inner = Alera(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Alera)})
         for flag in ("backtrack", "reset_path_on_alarm", "reset_t_on_alarm"):
@@ -300,6 +306,8 @@ class Salera(_AleraParameters):
         return PageHinkleyState(k + 1, loss_bar, mu0, U, m, lam), U - m > lam    # (S3)
 
     def update(self, theta, g, state: SaleraState, *, loss=None):
+        as_1d_float(theta)
+        self.check_state(state, theta)
         if loss is None:
             raise ValueError("salera.update needs the minibatch loss: update(theta, g, state, loss=f)")
         f = float(loss)

@@ -127,6 +127,8 @@ class Clara(Optimizer):
     #: the choices of the 2017 rule that CLARA replaces (clara_ref/rate_control.py)
     CHOICES = dict(rates="global", adapt="after_move", score="ratio", small_gradient="floor")
 
+    state_type = ClaraState
+
     def __post_init__(self):
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         rule = PathRateControl(**{k: v for k, v in fields.items() if k != "d"}, damping=fields["d"], **self.CHOICES)
@@ -148,6 +150,8 @@ class Clara(Optimizer):
                           multiplier=1.0, d=self.damping(sizes), direction=self.direction.init(theta))
 
     def update(self, theta, g, state: ClaraState, *, loss=None):
+        as_1d_float(theta)
+        self.check_state(state, theta)
         # (A1-A8): propose, move with the current eta, cumulate, adapt eta after the move
         step = self._rule._step(theta, g, state.t, (state.eta,), state.p, state.direction, state.d)
         return step.theta, ClaraState(t=state.t + 1, eta=step.etas[0], p=step.p, p_sq=sum(step.p_sqs),

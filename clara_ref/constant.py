@@ -41,6 +41,8 @@ class ConstantRate(Optimizer):
     direction: Any
     eta0: float
 
+    state_type = ConstantRateState
+
     def __post_init__(self):
         self._set(eta0=V.positive("eta0", self.eta0))
 
@@ -53,6 +55,8 @@ class ConstantRate(Optimizer):
         return ConstantRateState(t=0, eta=self.eta0, direction=self.direction.init(theta))
 
     def update(self, theta, g, state: ConstantRateState, *, loss=None):
+        as_1d_float(theta)
+        self.check_state(state, theta)
         begin_update(theta, g, state)
         s, dstate = self.direction.propose(theta, g, state.direction)   # (C1)
         step = s * -state.eta                                            # fresh array: s may be the caller's g

@@ -102,6 +102,8 @@ class DAdaptSGD(Optimizer):
 
     name = "dadapt_sgd"
 
+    state_type = DAdaptSGDState
+
     def __post_init__(self):
         self._set(lr=V.positive("lr", self.lr), d0=V.positive("d0", self.d0),
                   momentum=V.in_range("momentum", self.momentum, 0.0, 1.0, lo_open=False, hi_open=True),
@@ -115,6 +117,8 @@ class DAdaptSGD(Optimizer):
                               x0=xp.asarray(theta, copy=True), s=xp.zeros_like(theta))
 
     def update(self, theta, g, state: DAdaptSGDState, *, loss=None):
+        as_1d_float(theta)
+        self.check_state(state, theta)
         xp = begin_update(theta, g, state)
         g0_norm = state.g0_norm
         if state.t == 0:
@@ -182,6 +186,8 @@ class DAdaptAdam(Optimizer):
 
     name = "dadapt_adam"
 
+    state_type = DAdaptAdamState
+
     def __post_init__(self):
         for flag in ("decouple", "use_bias_correction"):
             V.flag(flag, getattr(self, flag))
@@ -198,6 +204,8 @@ class DAdaptAdam(Optimizer):
         return DAdaptAdamState(t=0, eta=self.d0 * self.lr, d=self.d0, d_hat=self.d0, numerator=0.0, s=z, m=z, v=z)
 
     def update(self, theta, g, state: DAdaptAdamState, *, loss=None):
+        as_1d_float(theta)
+        self.check_state(state, theta)
         xp = begin_update(theta, g, state)
         b1, b2, k = self.beta1, self.beta2, state.t
         sqrt_b2 = b2**0.5

@@ -94,6 +94,8 @@ class Prodigy(Optimizer):
 
     name = "prodigy"
 
+    state_type = ProdigyState
+
     def __post_init__(self):
         for flag in ("decouple", "use_bias_correction", "safeguard_warmup"):
             V.flag(flag, getattr(self, flag))
@@ -114,6 +116,8 @@ class Prodigy(Optimizer):
                             x0=xp.asarray(theta, copy=True), s=z, m=z, v=z)
 
     def update(self, theta, g, state: ProdigyState, *, loss=None):
+        as_1d_float(theta)
+        self.check_state(state, theta)
         xp = begin_update(theta, g, state)
         b1, b2, k, d, d0 = self.beta1, self.beta2, state.t, state.d, self.d0
         b3 = math.sqrt(b2) if self.beta3 is None else self.beta3

@@ -164,3 +164,22 @@ def test_rates_that_round_alike_both_run_and_summary_is_byte_identical(tmp_path)
     assert a == b and len(a.splitlines()) == 3                       # two runs, two rows, no timing column
     assert len(list((tmp_path / "a" / "runs").iterdir())) == 2
     assert main(args + ["--out", ""]) == 2
+
+
+def test_a_state_from_another_optimizer_or_theta_is_refused():
+    adam = cr.adam(0.1)
+    with pytest.raises(ValueError, match="made for another theta"):
+        adam.update(np.zeros(5), np.ones(5), adam.init(np.zeros(1)))          # used to broadcast silently
+    for opt in (cr.dadapt_adam(), cr.prodigy()):
+        with pytest.raises(ValueError, match="made for another theta"):
+            opt.update(np.zeros(5), np.ones(5), opt.init(np.zeros(1)))
+    unblocked = cr.alera(cr.sgd_direction(), 0.1).init(np.zeros(5))
+    with pytest.raises(ValueError, match="2 blocks"):
+        cr.alera(cr.sgd_direction(), 0.1, blocks=(2, 3)).update(np.zeros(5), np.ones(5), unblocked)
+    clara_adam = cr.clara(cr.adam_direction(), 0.1).init(np.zeros(3))
+    for other, match in ((cr.adam(0.1), "ConstantRateState"), (cr.sgd(0.1), "ConstantRateState"),
+                         (cr.clara(cr.sgd_direction(), 0.1), "SGDDirectionState")):
+        with pytest.raises(ValueError, match=match):
+            other.update(np.zeros(3), np.ones(3), clara_adam)
+    with pytest.raises(ValueError, match="dtype float32"):
+        adam.update(np.zeros(3), np.ones(3), adam.init(np.zeros(3, dtype=np.float32)))
