@@ -71,10 +71,11 @@ def _decode(node, arrays, classes):
     return node
 
 
-def save_state(path, state) -> None:
+def save_state(path, state, optimizer=None) -> None:
     """Write ``state`` (any clara_ref optimizer state) to ``path`` as an ``.npz`` archive, atomically: a crash
     during the write leaves the previous file intact. The file is ``path`` exactly (no suffix is added), so
-    ``load_state(path)`` reads it back.
+    ``load_state(path)`` reads it back. With ``optimizer``, the archive records which optimizer made the state
+    (its name and hyperparameters), and ``load_state(path, optimizer=...)`` checks it.
 
     >>> import numpy as np, tempfile, os
     >>> from clara_ref import adam
@@ -86,12 +87,15 @@ def save_state(path, state) -> None:
     """
     arrays: dict = {}
     schema = _encode(state, "", arrays)
+    if optimizer is not None:
+        schema = {"state": schema, "optimizer": repr(optimizer), "name": optimizer.name}
     atomic_write(path, lambda fh: np.savez(fh, **{_SCHEMA_KEY: np.array(json.dumps(schema))}, **arrays),
                  binary=True)
 
 
-def load_state(path):
-    """Read a state written by :func:`save_state`.
+def load_state(path, optimizer=None):
+    """Read a state written by :func:`save_state`. With ``optimizer``, refuse a state that another optimizer made
+    (the name recorded at saving, then ``optimizer.check_state``): a ``ValueError`` says what does not match.
 
     >>> import numpy as np, tempfile, os
     >>> from clara_ref import clara, sgd_direction
@@ -105,4 +109,14 @@ def load_state(path):
             raise ValueError(f"{path} is not a clara_ref state archive")
         schema = json.loads(str(archive[_SCHEMA_KEY]))
         arrays = {k: archive[k] for k in archive.files if k != _SCHEMA_KEY}
-    return _decode(schema, arrays, _state_classes())
+    made_by = None
+    if isinstance(schema, dict) and "optimizer" in schema and "state" in schema:
+        made_by, schema = schema, schema["state"]
+    state = _decode(schema, arrays, _state_classes())
+    if optimizer is not None:
+        if made_by is not None and made_by["name"] != optimizer.name:
+            raise ValueError(f"{path} holds a state made by {made_by['optimizer']}, not by {optimizer.name}")
+        theta = next((a for a in arrays.values() if a.ndim == 1), None)
+        if theta is not None:
+            optimizer.check_state(state, theta)
+    return state

@@ -183,3 +183,16 @@ def test_a_state_from_another_optimizer_or_theta_is_refused():
             other.update(np.zeros(3), np.ones(3), clara_adam)
     with pytest.raises(ValueError, match="dtype float32"):
         adam.update(np.zeros(3), np.ones(3), adam.init(np.zeros(3, dtype=np.float32)))
+
+
+def test_load_state_checks_the_optimizer_it_is_given(tmp_path):
+    opt = cr.clara(cr.adam_direction(), 0.1)
+    theta = np.ones(3)
+    path = tmp_path / "ckpt.npz"
+    cr.save_state(path, opt.init(theta), optimizer=opt)
+    assert cr.load_state(path, optimizer=opt).t == 0 and cr.load_state(path).t == 0
+    with pytest.raises(ValueError, match="made by clara"):
+        cr.load_state(path, optimizer=cr.adam(0.1))
+    cr.save_state(path, opt.init(theta))                        # no record of the optimizer: the state is checked
+    with pytest.raises(ValueError, match="SGDDirectionState"):
+        cr.load_state(path, optimizer=cr.clara(cr.sgd_direction(), 0.1))
