@@ -94,6 +94,17 @@ def _reproduce(args, argv) -> int:
         records, resumed = runner.run_all(specs, args.out, jobs=args.jobs, progress=not args.no_progress)
     except runner.RunFileError as exc:
         raise _Fail(str(exc)) from None
+    except KeyboardInterrupt:
+        # keep what finished: write the summary and report of the runs on disk, then stop
+        done = [s for s in specs if os.path.exists(os.path.join(args.out, "runs", s.run_id + ".json"))]
+        if done:
+            records = runner.load_records(args.out, done)
+            report.write_summary(records, os.path.join(args.out, "summary.csv"))
+            report.write_report(records, args.out, preset, "python -m clara_ref " + " ".join(map(shlex.quote, argv)),
+                                time.perf_counter() - t0, [], resumed=0)
+        print(f"interrupted: {len(done)} of {len(specs)} runs finished and are kept (summary and report of them "
+              "written); a rerun resumes", file=sys.stderr)
+        return 130
     report.write_summary(records, os.path.join(args.out, "summary.csv"))
     figures = report.write_figures(records, args.out)
     command = "python -m clara_ref " + " ".join(shlex.quote(a) for a in argv)
@@ -128,10 +139,19 @@ def _demo() -> int:
     return 0
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt              # SIGTERM stops a sweep as Ctrl-C does
+
+
 def main(argv=None) -> int:
+    import signal
+    import threading
+
     argv = sys.argv[1:] if argv is None else list(argv)
     ap = _parser()
     args = ap.parse_args(argv)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
     try:
         if args.command == "reproduce":
             return _reproduce(args, argv)
@@ -142,3 +162,6 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished runs are kept and a rerun resumes", file=sys.stderr)
         return 130
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)

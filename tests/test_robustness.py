@@ -196,3 +196,60 @@ def test_load_state_checks_the_optimizer_it_is_given(tmp_path):
     cr.save_state(path, opt.init(theta))                        # no record of the optimizer: the state is checked
     with pytest.raises(ValueError, match="SGDDirectionState"):
         cr.load_state(path, optimizer=cr.clara(cr.sgd_direction(), 0.1))
+
+
+def _children(pid):
+    import pathlib
+
+    out = set()
+    for task in pathlib.Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out |= {int(c) for c in (task / "children").read_text().split()}
+        except OSError:
+            pass
+    return out
+
+
+def _alive(pid):
+    import pathlib
+
+    try:
+        return "State:\tZ" not in pathlib.Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not __import__("pathlib").Path("/proc/self/task").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM", "SIGKILL"])
+def test_interrupts_stop_quickly_keep_finished_runs_and_leave_no_workers(tmp_path, signame):
+    """Long runs (the 12,150-step digits MLP) in 2 workers; the parent gets a signal once a run has finished:
+    it stops within a few seconds, keeps the finished run files whole, and no worker outlives it; a rerun resumes."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cmd = [sys.executable, "-m", "clara_ref", "reproduce", "--preset", "paper", "--tasks", "digits_mlp",
+           "--optimizers", "adam", "--rates", "1e-3", "1e-2", "1e-1", "--seeds", "0", "1", "--jobs", "2",
+           "--no-progress", "--out", str(tmp_path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs = tmp_path / "runs"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (runs.exists() and any(p.suffix == ".json" for p in runs.iterdir())):
+        time.sleep(0.2)
+    workers = _children(proc.pid)
+    assert workers, "the pool should be running"
+    t0 = time.time()
+    proc.send_signal(getattr(signal, signame))
+    proc.wait(timeout=30)
+    stopped = time.time() - t0
+    time.sleep(1.5)                                                      # the workers poll their parent every 0.5 s
+    assert not [w for w in workers if _alive(w)], "orphaned workers"
+    assert stopped < 10
+    finished = [p for p in runs.iterdir() if p.suffix == ".json"]
+    assert finished and all(json.loads(p.read_text())["error"] is None for p in finished)   # whole files only
+    assert not [p for p in runs.iterdir() if p.suffix == ".tmp"]
+    if signame != "SIGKILL":
+        assert proc.returncode == 130 and (tmp_path / "summary.csv").exists()
+        assert len((tmp_path / "summary.csv").read_text().splitlines()) == len(finished) + 1

@@ -96,7 +96,7 @@ def _write(path, record):
     atomic_write(path, lambda fh: json.dump(record, fh, allow_nan=True))
 
 
-def _init_worker():
+def _init_worker(parent: int | None = None):
     # One BLAS thread per worker: the pool already uses every core.
     try:
         from threadpoolctl import threadpool_limits
@@ -104,6 +104,17 @@ def _init_worker():
         threadpool_limits(1)
     except ImportError:  # pragma: no cover
         pass
+    if parent is not None:
+        # A worker whose parent died (even by SIGKILL, which runs no cleanup) exits within half a second.
+        import threading
+
+        def watch():
+            while True:
+                time.sleep(0.5)
+                if os.getppid() != parent:
+                    os._exit(1)
+
+        threading.Thread(target=watch, daemon=True).start()
 
 
 def _work(spec: RunSpec):
@@ -132,13 +143,21 @@ def run_all(specs, out_dir: str, jobs: int = 1, progress: bool = True) -> tuple[
     else:
         # Long runs first, so the pool does not end waiting on one straggler.
         order = sorted(todo, key=lambda s: -_cost(s))
-        with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker) as pool:
+        pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(os.getpid(),))
+        try:
             futures = [pool.submit(_work, s) for s in order]
             for fut in as_completed(futures):
                 spec, record = fut.result()
                 _write(_path(out_dir, spec), record)
                 if bar:
                     bar.update(1)
+        except BaseException:
+            # Ctrl-C or SIGTERM: drop the pending runs and stop the busy workers now (finished runs are on disk)
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     if bar:
         bar.close()
     return load_records(out_dir, specs), len(specs) - len(todo)
