@@ -247,7 +247,7 @@ def test_interrupts_stop_quickly_keep_finished_runs_and_leave_no_workers(tmp_pat
     stopped = time.time() - t0
     time.sleep(1.5)                                                      # the workers poll their parent every 0.5 s
     assert not [w for w in workers if _alive(w)], "orphaned workers"
-    assert stopped < 10
+    assert stopped < 5                    # measured 0.5-0.6 s on 2 cores; the issue asks for about 2 s
     finished = [p for p in runs.iterdir() if p.suffix == ".json"]
     assert finished and all(json.loads(p.read_text())["error"] is None for p in finished)   # whole files only
     assert not [p for p in runs.iterdir() if p.suffix == ".tmp"]
