@@ -151,7 +151,9 @@ def main(argv=None) -> int:
     ap = _parser()
     args = ap.parse_args(argv)
     in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
+    if in_main:
+        # Ctrl-C and SIGTERM stop a sweep, also when the shell started us with SIGINT ignored (a background job)
+        previous = signal.signal(signal.SIGTERM, _terminate), signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if args.command == "reproduce":
             return _reproduce(args, argv)
@@ -164,4 +166,5 @@ def main(argv=None) -> int:
         return 130
     finally:
         if in_main:
-            signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGTERM, previous[0])
+            signal.signal(signal.SIGINT, previous[1])
