@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from . import _validate as V
+
 __all__ = ["load", "minibatches", "n_train", "NAMES", "N_SAMPLES", "TEST_FRACTION"]
 
 NAMES = ("digits", "iris", "wine", "breast_cancer")
@@ -55,9 +57,8 @@ def load(name: str, seed: int = 0, standardize: bool = True, stratify: bool = Tr
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(NAMES)}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    for flag, value in (("standardize", standardize), ("stratify", stratify)):
-        if not isinstance(value, bool):
-            raise ValueError(f"{flag} must be True or False, got {value!r}")
+    V.flag("standardize", standardize)
+    V.flag("stratify", stratify)
     X, y = loaders[name](return_X_y=True)
     X_tr, X_te, y_tr, y_te = train_test_split(X.astype(np.float64), y.astype(np.int64), test_size=TEST_FRACTION,
                                               stratify=y if stratify else None, random_state=int(seed))

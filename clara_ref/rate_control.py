@@ -114,9 +114,7 @@ class PathRateControl:
             if rates != "global":
                 raise ValueError("a float reference needs rates='global' (it is compared with the sum over blocks)")
             self.reference = V.positive("reference", reference)
-        if not isinstance(transient, bool):
-            raise ValueError(f"transient must be True or False, got {transient!r}")
-        self.transient = transient
+        self.transient = V.flag("transient", transient)
         self.eta_min = None if eta_min is None else V.positive("eta_min", eta_min)
         self.eta_max = None if eta_max is None else V.positive("eta_max", eta_max)
         if self.eta_min is not None and self.eta_max is not None and self.eta_min > self.eta_max:
