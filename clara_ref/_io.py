@@ -1,14 +1,21 @@
 """Files that are replaced, never half-written: write a uniquely named temporary file beside the target, flush and
 fsync it, then ``os.replace`` it over the target (atomic on POSIX and Windows). A crash or a kill leaves either the
-old file or the new one, and two processes writing the same target never share a temporary name."""
+old file or the new one, and two processes writing the same target never share a temporary name.
+
+A writer killed by SIGKILL cannot remove its temporary file. The name records the writer's process id
+(``.<target>.<pid>.<random>.tmp``), so :func:`remove_stale_temporaries` can later delete exactly the temporaries
+whose writer is gone, and never one that a live process is still writing."""
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from typing import Callable
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "remove_stale_temporaries"]
+
+_TEMPORARY = re.compile(r"^\..+\.(\d+)\.[^.]+\.tmp$")
 
 
 def atomic_write(path, write: Callable, *, binary: bool = False) -> None:
@@ -22,7 +29,8 @@ def atomic_write(path, write: Callable, *, binary: bool = False) -> None:
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.{os.getpid()}.",
+                               suffix=".tmp")
     try:
         with os.fdopen(fd, "wb" if binary else "w") as fh:
             write(fh)
@@ -33,3 +41,39 @@ def atomic_write(path, write: Callable, *, binary: bool = False) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:          # another user's live process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder) -> list:
+    """Delete the temporary files of :func:`atomic_write` in ``folder`` whose writing process no longer exists
+    (left by a kill); return their paths. Temporaries of live processes are left alone.
+
+    >>> import tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> open(os.path.join(d, ".run.json.999999999.ab12.tmp"), "w").close()     # no such process
+    >>> [os.path.basename(p) for p in remove_stale_temporaries(d)], os.listdir(d)
+    (['.run.json.999999999.ab12.tmp'], [])
+    """
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return removed
+    for name in names:
+        match = _TEMPORARY.match(name)
+        if match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
+            try:
+                os.unlink(os.path.join(folder, name))
+                removed.append(os.path.join(folder, name))
+            except FileNotFoundError:
+                pass
+    return removed

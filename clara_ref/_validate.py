@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 import sys
-from numbers import Real
+from numbers import Integral, Real
 
-__all__ = ["positive", "nonnegative", "open_unit", "in_range", "one_of", "block_sizes", "blocks_tuple"]
+__all__ = ["positive", "nonnegative", "open_unit", "in_range", "one_of", "block_sizes", "blocks_tuple", "flag",
+           "integer", "seed", "float_dtype", "generator", "has_methods", "path", "real_scalar"]
 
 
 def _real(name, value):
@@ -100,7 +101,7 @@ def block_sizes(blocks) -> tuple[int, ...]:
         sizes = tuple(blocks)
     except TypeError:
         raise ValueError(f"blocks must be None or a tuple of positive ints, got {blocks!r}") from None
-    if not sizes or any(isinstance(b, bool) or not isinstance(b, Real) or not math.isfinite(b) or int(b) != b or b < 1
+    if isinstance(blocks, (str, bytes)) or not sizes or any(isinstance(b, bool) or not isinstance(b, Real) or not math.isfinite(b) or int(b) != b or b < 1
                         for b in sizes):
         raise ValueError(f"blocks must be None or a tuple of positive ints, got {blocks!r}")
     return tuple(int(b) for b in sizes)
@@ -169,3 +170,123 @@ def rate_scale(d0, lr) -> None:
     if not (math.isfinite(product) and product >= sys.float_info.min):
         raise ValueError(f"d0 * lr must be in [{sys.float_info.min:.3g}, inf) (a normal float64), got {d0!r} * {lr!r} "
                          f"= {product!r}")
+
+
+def integer(name: str, value, lo: int = 0) -> int:
+    """``value`` as an int >= ``lo`` (NumPy integers are accepted; bools, floats and strings are not).
+
+    >>> integer("steps", 2.0, lo=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: steps must be an int >= 1, got 2.0
+    """
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < lo:
+        raise ValueError(f"{name} must be an int >= {lo}, got {value!r}")
+    return int(value)
+
+
+def seed(value, name: str = "seed") -> int:
+    """A seed: a non-negative int. ``None`` is refused, since it would give other numbers on every call.
+
+    >>> seed(None)
+    Traceback (most recent call last):
+    ...
+    ValueError: seed must be a non-negative int (None would draw fresh entropy and make runs irreproducible), got None
+    """
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
+        raise ValueError(f"{name} must be a non-negative int (None would draw fresh entropy and make runs "
+                         f"irreproducible), got {value!r}")
+    return int(value)
+
+
+#: the precisions the library computes in; float16 is refused (eps = 1e-8 and the 1e-12 clamp underflow in it,
+#: and torch.optim's own reference runs are float32 or float64)
+FLOAT_DTYPES = ("float32", "float64")
+
+
+def float_dtype(name: str, value):
+    """``value`` as a NumPy dtype, float32 or float64; anything else (float16 included) raises ``ValueError``.
+
+    >>> float_dtype("dtype", "float16")
+    Traceback (most recent call last):
+    ...
+    ValueError: dtype must be float32 or float64, got 'float16' (float16 is not supported: Adam's eps = 1e-8 and CLARA's 1e-12 clamp are below its smallest numbers)
+    """
+    import numpy as np
+
+    try:
+        dt = np.dtype(value)
+    except Exception:                # NumPy parses strings: np.dtype(",") is even a SyntaxError
+        dt = None
+    if value is None or dt is None or dt.name not in FLOAT_DTYPES:
+        extra = (" (float16 is not supported: Adam's eps = 1e-8 and CLARA's 1e-12 clamp are below its smallest "
+                 "numbers)") if dt is not None and dt.name == "float16" else ""
+        raise ValueError(f"{name} must be float32 or float64, got {value!r}{extra}")
+    return dt
+
+
+def generator(name: str, value, *, allow_none: bool = False):
+    """A ``numpy.random.Generator`` (or None where allowed).
+
+    >>> generator("rng", 0)
+    Traceback (most recent call last):
+    ...
+    TypeError: rng must be a numpy.random.Generator (np.random.default_rng(seed)), got int
+    """
+    import numpy as np
+
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, np.random.Generator):
+        raise TypeError(f"{name} must be a numpy.random.Generator (np.random.default_rng(seed))"
+                        f"{' or None' if allow_none else ''}, got {type(value).__name__}")
+    return value
+
+
+def has_methods(name: str, value, methods: tuple, what: str):
+    """``value`` if it has every method in ``methods`` (duck typing with a clear message).
+
+    >>> has_methods("optimizer", 3, ("init", "update"), "a clara_ref optimizer")
+    Traceback (most recent call last):
+    ...
+    TypeError: optimizer must be a clara_ref optimizer (with init, update), got int
+    """
+    if not all(callable(getattr(value, m, None)) for m in methods):
+        raise TypeError(f"{name} must be {what} (with {', '.join(methods)}), got {type(value).__name__}")
+    return value
+
+
+def path(name: str, value):
+    """A file path: ``str`` or ``os.PathLike`` (not empty).
+
+    >>> path("path", None)
+    Traceback (most recent call last):
+    ...
+    TypeError: path must be a str or os.PathLike naming a file, got NoneType
+    """
+    import os
+
+    if isinstance(value, (str, os.PathLike)):
+        text = os.fspath(value)
+        if isinstance(text, str) and text.strip():
+            return value
+        if isinstance(text, str):
+            raise ValueError(f"{name} must name a file, got an empty string")
+    raise TypeError(f"{name} must be a str or os.PathLike naming a file, got {type(value).__name__}")
+
+
+def real_scalar(name: str, value) -> float:
+    """A real number as a float (NaN and inf allowed: callers decide what they mean).
+
+    >>> real_scalar("loss", "x")
+    Traceback (most recent call last):
+    ...
+    TypeError: loss must be a real number, got str
+    """
+    import numpy as np
+
+    if isinstance(value, np.ndarray) and value.shape == ():
+        value = value[()]
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    return float(value)

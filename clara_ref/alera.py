@@ -310,7 +310,7 @@ class Salera(_AleraParameters):
         self.check_state(state, theta)
         if loss is None:
             raise ValueError("salera.update needs the minibatch loss: update(theta, g, state, loss=f)")
-        f = float(loss)
+        f = V.real_scalar("loss", loss)
         if math.isfinite(f):
             ph, alarm = self._page_hinkley(state.ph, f)
         else:

@@ -9,9 +9,12 @@ resumed from a checkpoint equals an uninterrupted run bit for bit. Arrays come b
 from __future__ import annotations
 
 import json
+import os
+import zipfile
 
 import numpy as np
 
+from . import _validate as V
 from ._io import atomic_write
 
 __all__ = ["save_state", "load_state"]
@@ -85,6 +88,9 @@ def save_state(path, state, optimizer=None) -> None:
     >>> type(back).__name__, back.t, np.array_equal(back.direction.m, st.direction.m)
     ('ConstantRateState', 0, True)
     """
+    V.path("path", path)
+    if optimizer is not None:
+        V.has_methods("optimizer", optimizer, ("init", "update", "check_state"), "a clara_ref optimizer")
     arrays: dict = {}
     schema = _encode(state, "", arrays)
     if optimizer is not None:
@@ -104,15 +110,31 @@ def load_state(path, optimizer=None):
     >>> type(load_state(f)).__name__, load_state(f).eta
     ('ClaraState', 0.1)
     """
-    with np.load(path, allow_pickle=False) as archive:
-        if _SCHEMA_KEY not in archive:
-            raise ValueError(f"{path} is not a clara_ref state archive")
-        schema = json.loads(str(archive[_SCHEMA_KEY]))
-        arrays = {k: archive[k] for k in archive.files if k != _SCHEMA_KEY}
-    made_by = None
-    if isinstance(schema, dict) and "optimizer" in schema and "state" in schema:
-        made_by, schema = schema, schema["state"]
-    state = _decode(schema, arrays, _state_classes())
+    V.path("path", path)
+    if optimizer is not None:
+        V.has_methods("optimizer", optimizer, ("init", "update", "check_state"), "a clara_ref optimizer")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no checkpoint at {os.fspath(path)!r}" +
+                                (" (it is a folder)" if os.path.isdir(path) else ""))
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    try:
+        if magic != b"PK\x03\x04":              # every .npz is a zip archive; this also keeps np.load from
+            raise ValueError("not an .npz archive")   # reading the bytes as an .npy or a pickle
+        with np.load(path, allow_pickle=False) as archive:
+            if not hasattr(archive, "files") or _SCHEMA_KEY not in archive.files:
+                raise ValueError("no clara_ref state record inside")
+            schema = json.loads(str(archive[_SCHEMA_KEY]))
+            arrays = {k: archive[k] for k in archive.files if k != _SCHEMA_KEY}
+        made_by = None
+        if isinstance(schema, dict) and "optimizer" in schema and "state" in schema:
+            made_by, schema = schema, schema["state"]
+        state = _decode(schema, arrays, _state_classes())
+    except (ValueError, OSError, EOFError, KeyError, TypeError, zipfile.BadZipFile) as exc:
+        # a truncated or corrupt file, another program's .npz or .npy, or random bytes (which np.load would
+        # otherwise report as "pickled data")
+        raise ValueError(f"{os.fspath(path)!r} is not a readable clara_ref checkpoint: "
+                         f"{type(exc).__name__}: {exc}") from None
     if optimizer is not None:
         if made_by is not None and made_by["name"] != optimizer.name:
             raise ValueError(f"{path} holds a state made by {made_by['optimizer']}, not by {optimizer.name}")

@@ -6,6 +6,7 @@ import argparse
 import os
 import shlex
 import sys
+import tempfile
 import time
 
 __all__ = ["main"]
@@ -78,14 +79,14 @@ def _reproduce(args, argv) -> int:
         given = getattr(args, name)
         if given and len(set(given)) < len(given):
             print(f"note: repeated --{name} removed (each runs once)", file=sys.stderr)
-    try:
-        os.makedirs(os.path.join(args.out, "runs"), exist_ok=True)
-        probe = os.path.join(args.out, ".write_test")
-        with open(probe, "w") as fh:
-            fh.write("ok")
-        os.remove(probe)
-    except OSError as exc:
-        raise _Fail(f"cannot write to --out {args.out!r}: {exc.strerror or exc}") from None
+    for folder in (args.out, os.path.join(args.out, "runs")):
+        try:
+            os.makedirs(folder, exist_ok=True)
+            fd, probe = tempfile.mkstemp(dir=folder, prefix=".write_test.")
+            os.close(fd)
+            os.remove(probe)
+        except OSError as exc:
+            raise _Fail(f"cannot write to {folder!r} (--out {args.out!r}): {exc.strerror or exc}") from None
     args.jobs = min(args.jobs, len(specs))            # no idle workers: at most one per run
     t0 = time.perf_counter()
     print(f"clara_ref reproduce: preset {preset.name}, {len(specs)} runs, {args.jobs} worker(s), out {args.out}/",
@@ -160,6 +161,11 @@ def main(argv=None) -> int:
         return _demo()
     except _Fail as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:            # a summary, report or figure that cannot be written (read-only, disk full)
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot write{where}: {exc.strerror or exc}; finished runs are kept and a rerun resumes",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; finished runs are kept and a rerun resumes", file=sys.stderr)

@@ -32,8 +32,8 @@ def n_train(name: str) -> int:
     >>> n_train("digits"), n_train("iris")
     (1437, 120)
     """
-    if name not in N_SAMPLES:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(NAMES)}")
+    if not isinstance(name, str) or name not in N_SAMPLES:
+        raise ValueError(f"name must be one of {', '.join(NAMES)}; unknown dataset {name!r}")
     n = N_SAMPLES[name]
     return n - math.ceil(TEST_FRACTION * n)
 
@@ -54,9 +54,8 @@ def load(name: str, seed: int = 0, standardize: bool = True, stratify: bool = Tr
     loaders = {"digits": datasets.load_digits, "iris": datasets.load_iris, "wine": datasets.load_wine,
                "breast_cancer": datasets.load_breast_cancer}
     if not isinstance(name, str) or name not in loaders:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(NAMES)}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        raise ValueError(f"name must be one of {', '.join(NAMES)}; unknown dataset {name!r}")
+    seed = V.seed(seed)
     V.flag("standardize", standardize)
     V.flag("stratify", stratify)
     X, y = loaders[name](return_X_y=True)
@@ -76,8 +75,13 @@ def minibatches(X, y, batch_size: int, rng: np.random.Generator):
     >>> [len(yb) for _, yb in minibatches(np.zeros((5, 1)), np.arange(5), 2, rng)]
     [2, 2, 1]
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    batch_size = V.integer("batch_size", batch_size, lo=1)
+    V.generator("rng", rng)
+    for name, a in (("X", X), ("y", y)):
+        if not isinstance(getattr(a, "shape", None), tuple) or len(a.shape) < 1:
+            raise TypeError(f"{name} must be an array with one row per sample, got {type(a).__name__}")
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(f"X and y must have the same number of rows, got {X.shape[0]} and {y.shape[0]}")
     order = rng.permutation(len(y))
     for start in range(0, len(y), batch_size):
         idx = order[start:start + batch_size]

@@ -23,6 +23,8 @@ from functools import cached_property
 
 import numpy as np
 
+from . import _validate as V
+
 __all__ = ["Model", "mlp", "softmax_regression", "softmax_cross_entropy"]
 
 
@@ -83,8 +85,7 @@ class Model:
 
     def init(self, rng: np.random.Generator) -> np.ndarray:
         """Initial parameters drawn from ``rng``."""
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError("init needs a numpy.random.Generator (np.random.default_rng(seed))")
+        V.generator("rng", rng)
         parts = []
         for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:]):
             if self.init_kind == "he":
@@ -110,7 +111,7 @@ class Model:
             if y.shape != (X.shape[0],) or not np.issubdtype(y.dtype, np.integer):
                 raise ValueError(f"y must be integer labels of shape ({X.shape[0]},), got {y.dtype} {y.shape}")
             if y.size and (y.min() < 0 or y.max() >= self.sizes[-1]):
-                raise ValueError(f"labels must lie in [0, {self.sizes[-1] - 1}], got range [{y.min()}, {y.max()}]")
+                raise ValueError(f"y: labels must lie in [0, {self.sizes[-1] - 1}], got range [{y.min()}, {y.max()}]")
         return X, y
 
     def logits(self, theta, X) -> np.ndarray:
@@ -166,7 +167,7 @@ def _sizes(sizes):
     if len(sizes) < 2 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in sizes):
         raise ValueError(f"sizes must be at least two positive ints (inputs, ..., classes), got {sizes!r}")
     if sizes[-1] < 2:
-        raise ValueError("the last size (number of classes) must be at least 2")
+        raise ValueError(f"sizes[-1] (the number of classes) must be at least 2, got {sizes!r}")
     return tuple(int(s) for s in sizes)
 
 
@@ -186,4 +187,6 @@ def softmax_regression(n_in: int, n_out: int) -> Model:
     >>> softmax_regression(64, 10).block_sizes
     (640, 10)
     """
+    n_in = V.integer("n_in", n_in, lo=1)
+    n_out = V.integer("n_out", n_out, lo=2)
     return Model(_sizes((n_in, n_out)), "linear")

@@ -32,6 +32,8 @@ from typing import Callable
 
 import numpy as np
 
+from . import _validate as V
+
 __all__ = ["Objective", "get", "rotation", "NAMES"]
 
 NAMES = ("sphere", "ellipsoid", "ellipsoid_rotated", "rosenbrock", "himmelblau", "beale", "three_hump_camel", "ackley")
@@ -52,9 +54,12 @@ class Objective:
     _grad: Callable = field(repr=False)
 
     def _check(self, x):
-        x = np.asarray(x, dtype=np.float64)
+        try:
+            x = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"x must be a real array of shape ({self.n},), got {type(x).__name__}") from None
         if x.shape != (self.n,):
-            raise ValueError(f"{self.name} expects x of shape ({self.n},), got {x.shape}")
+            raise ValueError(f"x must have shape ({self.n},) for {self.name}, got {x.shape}")
         return x
 
     def value(self, x) -> float:
@@ -64,6 +69,7 @@ class Objective:
     def grad(self, x, rng: np.random.Generator | None = None) -> np.ndarray:
         """The gradient at x, or at x + noise xi when ``noise > 0`` and ``rng`` is given."""
         x = self._check(x)
+        V.generator("rng", rng, allow_none=True)
         if self.noise > 0.0 and rng is not None:
             x = x + self.noise * rng.standard_normal(self.n)
         return self._grad(x)
@@ -187,12 +193,12 @@ def get(name: str, n: int | None = None, noise: float = 0.0, condition: float = 
     (0.0, [0.0, 0.0], [-1.2, 1.0])
     """
     if not isinstance(name, str) or name not in NAMES:
-        raise ValueError(f"unknown objective {name!r}; choose one of {', '.join(NAMES)}")
+        raise ValueError(f"name must be one of {', '.join(NAMES)}; unknown objective {name!r}")
     if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not (noise >= 0.0) or math.isinf(noise):
         raise ValueError(f"noise must be in [0, inf), got {noise!r}")
     two_d = name in ("himmelblau", "beale", "three_hump_camel", "ackley")
     if two_d:
-        if n not in (None, 2):
+        if not (n is None or (isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n == 2)):
             raise ValueError(f"{name} is 2-dimensional: n must be 2 or None, got {n!r}")
         n = 2
     else:

@@ -9,6 +9,22 @@ from ._backend import array_namespace
 __all__ = ["flatten", "block_sizes"]
 
 
+def _arrays(arrays) -> list:
+    """``arrays`` as a non-empty list of arrays (anything with a shape), or a TypeError naming ``arrays``."""
+    if hasattr(arrays, "shape") or isinstance(arrays, (str, bytes)):
+        raise TypeError(f"arrays must be a list of arrays, got one {type(arrays).__name__}; wrap it: [a]")
+    try:
+        arrays = list(arrays)
+    except TypeError:
+        raise TypeError(f"arrays must be a list of arrays, got {type(arrays).__name__}") from None
+    if not arrays:
+        raise ValueError("arrays must hold at least one array")
+    for i, a in enumerate(arrays):
+        if not hasattr(a, "shape") or not hasattr(a, "dtype"):
+            raise TypeError(f"arrays[{i}] must be an array, got {type(a).__name__}")
+    return arrays
+
+
 def block_sizes(arrays) -> tuple[int, ...]:
     """The number of entries of each array: the ``blocks`` argument for per-tensor adaptation.
 
@@ -16,7 +32,7 @@ def block_sizes(arrays) -> tuple[int, ...]:
     >>> block_sizes([np.zeros((3, 2)), np.zeros(2)])
     (6, 2)
     """
-    return tuple(int(math.prod(a.shape)) for a in arrays)
+    return tuple(int(math.prod(a.shape)) for a in _arrays(arrays))
 
 
 def flatten(arrays):
@@ -30,9 +46,7 @@ def flatten(arrays):
     >>> theta.shape, [a.shape for a in unflatten(theta)]
     ((7,), [(2, 2), (3,)])
     """
-    arrays = list(arrays)
-    if not arrays:
-        raise ValueError("flatten needs at least one array")
+    arrays = _arrays(arrays)
     xp = array_namespace(*arrays)
     shapes = [tuple(a.shape) for a in arrays]
     sizes = block_sizes(arrays)

@@ -189,6 +189,7 @@ def monte_carlo(direction, n: int, c: float = 0.2, steps: int = 1000, trials: in
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
             raise ValueError(f"{name} must be a positive int, got {val!r}")
     _check_direction(direction)
+    seed = V.seed(seed)
     chunk = max(1, min(trials, 2_000_000 // n))
     children = np.random.SeedSequence(seed).spawn((trials + chunk - 1) // chunk)
     finals, sums = [], np.zeros(steps)

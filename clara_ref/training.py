@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import _validate as V
 from .errors import LearningRateError, NonFiniteGradientError, RateFloorError
 from .data import minibatches
 
@@ -44,6 +45,27 @@ class TrainResult(NamedTuple):
     reference: list
 
 
+def _split(data):
+    """``data`` as (X_train, y_train, X_test, y_test), four arrays whose rows pair up."""
+    if not isinstance(data, (tuple, list)) or len(data) != 4:
+        raise TypeError(f"data must be a tuple (X_train, y_train, X_test, y_test), got {type(data).__name__}"
+                        + (f" of length {len(data)}" if isinstance(data, (tuple, list)) else ""))
+    arrays = []
+    for name, a in zip(("X_train", "y_train", "X_test", "y_test"), data):
+        try:
+            a = np.asarray(a)
+        except (TypeError, ValueError):
+            a = None
+        if a is None or a.ndim not in ((2,) if name.startswith("X") else (1,)) or a.dtype == object:
+            raise TypeError(f"data: {name} must be a {'2-D feature' if name.startswith('X') else '1-D label'} array, "
+                            f"got {type(data[len(arrays)]).__name__}")
+        arrays.append(a)
+    for x, y, part in ((arrays[0], arrays[1], "train"), (arrays[2], arrays[3], "test")):
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"data: X_{part} has {x.shape[0]} rows but y_{part} has {y.shape[0]} labels")
+    return arrays
+
+
 def train(model, optimizer, data, *, epochs: int, batch_size: int = 128, seed: int = 0,
           dtype=np.float64) -> TrainResult:
     """Train ``model`` with ``optimizer`` on ``data = (X_train, y_train, X_test, y_test)``.
@@ -57,11 +79,13 @@ def train(model, optimizer, data, *, epochs: int, batch_size: int = 128, seed: i
     >>> r.diverged, r.test_accuracy[-1] > 0.8
     (False, True)
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
-    if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
-    X, y, X_test, y_test = data
+    V.has_methods("model", model, ("init", "loss_and_grad", "loss", "accuracy"), "a clara_ref model")
+    V.has_methods("optimizer", optimizer, ("init", "update"), "a clara_ref optimizer")
+    epochs = V.integer("epochs", epochs)
+    batch_size = V.integer("batch_size", batch_size, lo=1)
+    seed = V.seed(seed)
+    dtype = V.float_dtype("dtype", dtype)
+    X, y, X_test, y_test = _split(data)
     X, X_test = np.asarray(X, dtype=dtype), np.asarray(X_test, dtype=dtype)
     rng = np.random.default_rng(seed)
     theta = model.init(rng).astype(dtype, copy=False)
@@ -114,10 +138,17 @@ def optimize(objective, optimizer, *, steps: int, seed: int = 0, x0=None) -> Opt
     >>> r.distance[0] > 100, r.distance[-1] < 0.2
     (True, True)
     """
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps must be a non-negative int, got {steps!r}")
+    V.has_methods("objective", objective, ("value", "grad", "distance"), "an objective (clara_ref.objectives.get)")
+    V.has_methods("optimizer", optimizer, ("init", "update"), "a clara_ref optimizer")
+    steps = V.integer("steps", steps)
+    seed = V.seed(seed)
     rng = np.random.default_rng(seed)
-    x = np.array(objective.x0 if x0 is None else x0, dtype=np.float64)
+    try:
+        x = np.array(objective.x0 if x0 is None else x0, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"x0 must be None or a real array, got {type(x0).__name__}") from None
+    if x0 is not None and x.shape != np.shape(objective.x0):
+        raise ValueError(f"x0 must have shape {np.shape(objective.x0)}, got {x.shape}")
     state = optimizer.init(x)
     dist, vals, etas = [objective.distance(x)], [objective.value(x)], [state.eta]
     signal = [_path_signal(state)]

@@ -34,7 +34,7 @@ def test_resume_is_bit_for_bit(factory, tmp_path):
 def test_archive_has_no_pickle_and_rejects_foreign_files(tmp_path):
     path = tmp_path / "x.npz"
     np.savez(path, a=np.zeros(2))
-    with pytest.raises(ValueError, match="not a clara_ref state"):
+    with pytest.raises(ValueError, match="not a readable clara_ref checkpoint"):
         cr.load_state(path)
 
 

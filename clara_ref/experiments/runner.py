@@ -13,7 +13,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 import numpy as np
 
 import clara_ref as cr
-from clara_ref._io import atomic_write
+from clara_ref._io import atomic_write, remove_stale_temporaries
 from clara_ref.errors import ClaraRefError
 
 from .grid import TASKS, RunSpec, build_optimizer, load_data
@@ -93,7 +93,11 @@ def _path(out_dir, spec: RunSpec) -> str:
 
 
 def _write(path, record):
-    atomic_write(path, lambda fh: json.dump(record, fh, allow_nan=True))
+    try:
+        atomic_write(path, lambda fh: json.dump(record, fh, allow_nan=True))
+    except OSError as exc:
+        raise RunFileError(f"cannot write the run file {path}: {exc.strerror or exc} (is the folder read-only or the "
+                           "disk full?)") from None
 
 
 def _init_worker(parent: int | None = None):
@@ -127,6 +131,9 @@ def run_all(specs, out_dir: str, jobs: int = 1, progress: bool = True) -> tuple[
     Returns the records of all specs (loaded from disk for those already done) and how many were resumed.
     """
     os.makedirs(os.path.join(out_dir, "runs"), exist_ok=True)
+    for folder in (out_dir, os.path.join(out_dir, "runs")):
+        for stale in remove_stale_temporaries(folder):      # debris of a writer killed by SIGKILL
+            print(f"clara_ref reproduce: removed {stale}, a temporary file left by a killed run", file=sys.stderr)
     todo = [s for s in specs if not _usable(_path(out_dir, s), s)]
     bar = None
     if progress:
