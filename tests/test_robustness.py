@@ -153,12 +153,13 @@ def test_run_ids_keep_every_rate_apart_and_the_grid_names():
     assert len(ids) == 6
 
 
-def test_rates_that_round_alike_both_run_and_summary_is_byte_identical(tmp_path):
+def test_rates_that_round_alike_both_run_and_summary_is_byte_identical(tmp_path, capsys):
     from clara_ref.cli import main
 
     args = ["reproduce", "--preset", "smoke", "--tasks", "sphere", "--optimizers", "sgd", "--seeds", "0", "--rates",
             "1e-3", "1.4e-3", "--no-progress", "--jobs", "32"]
     assert main(args + ["--out", str(tmp_path / "a")]) == 0
+    assert "2 runs, 2 worker(s)" in capsys.readouterr().err          # --jobs 32 capped at the number of runs
     assert main(args + ["--out", str(tmp_path / "b")]) == 0
     a, b = (tmp_path / "a" / "summary.csv").read_bytes(), (tmp_path / "b" / "summary.csv").read_bytes()
     assert a == b and len(a.splitlines()) == 3                       # two runs, two rows, no timing column
