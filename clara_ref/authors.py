@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["ADAM_MU_TABLE", "adam_mu", "adam_reference"]
+__all__ = ["ADAM_MU_TABLE", "ADAM_SIGMA_TABLE", "adam_mu", "adam_reference"]
 
 #: N (total trainable parameters) -> mu: the authors' Monte-Carlo estimate of E|p|^2 for Adam's normalised steps
 #: (c = 0.2, beta1 = 0.9, beta2 = 0.999). N = 2: their 2-D test functions; 15, 42, 62, 650: softmax regression on
 #: iris, wine, breast_cancer, digits; 235146: the MNIST/Fashion-MNIST MLP; 2193226 / 2216356: the CIFAR-10/100 CNN.
 ADAM_MU_TABLE = {2: 0.5958, 15: 0.6729, 42: 0.6770, 62: 0.6853, 650: 0.6827, 235146: 0.6825, 2193226: 0.6825,
                  2216356: 0.6826}
+#: N -> sigma: the same notebook's Monte-Carlo spread of |p|^2, from which their class default d = 2 sigma comes
+#: (a spread for one vector of N entries, not for the sum over K normalised tensors that Adam_Clara compares)
+ADAM_SIGMA_TABLE = {2: 0.2553, 15: 0.0814, 42: 0.0489, 62: 0.0357, 650: 0.0119, 235146: 0.0006, 2193226: 0.0002,
+                    2216356: 0.0002}
 
 
 def adam_mu(n_params: int, *, nearest: bool = False) -> tuple[float, int]:
