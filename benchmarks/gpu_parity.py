@@ -3,7 +3,8 @@
 Run: ``python benchmarks/gpu_parity.py`` (needs cupy and a CUDA device). Prints one line per (optimizer, dtype)
 with the maximal relative deviation of theta and eta after 30 steps, and exits non-zero if any float64 deviation
 exceeds 1e-10 or any float32 deviation exceeds 1e-4 (the tolerances of tests/test_backends.py), or if an optimizer
-leaves the GPU namespace. Also times one clara-adam step at n = 1e7 on the GPU against NumPy.
+leaves the GPU namespace. Checks the paper's CIFAR-10 CNN's gradient on CuPy against NumPy (float64, 1e-10) and
+times its forward and backward pass; times one clara-adam step at n = 1e7 on the GPU against NumPy.
 """
 
 from __future__ import annotations
@@ -58,6 +59,30 @@ def main() -> int:
             ok = isinstance(theta, cupy.ndarray) and dt <= tol and de <= tol
             failed |= not ok
             print(f"{name:24s} {np.dtype(dtype).name}: theta {dt:.2e}, eta {de:.2e} {'ok' if ok else 'FAIL'}")
+    # the paper's CIFAR-10 CNN: one loss_and_grad on CuPy against NumPy (float64: 1e-10), and its step time
+    net = cr.models.paper_cnn()
+    rng = np.random.default_rng(2)
+    w = net.init(rng)
+    X, y = rng.uniform(-1, 1, (16, 3072)), rng.integers(0, 10, 16)
+    loss, g = net.loss_and_grad(w, X, y)
+    loss_gpu, g_gpu = net.loss_and_grad(cupy.asarray(w), cupy.asarray(X), cupy.asarray(y))
+    dev = float(np.max(np.abs(cupy.asnumpy(g_gpu) - g)) / np.max(np.abs(g)))
+    ok = isinstance(g_gpu, cupy.ndarray) and dev <= 1e-10 and abs(loss_gpu - loss) <= 1e-10 * abs(loss)
+    failed |= not ok
+    print(f"{'paper_cnn loss_and_grad':24s} float64: gradient {dev:.2e} {'ok' if ok else 'FAIL'}")
+    Xb = rng.uniform(-1, 1, (128, 3072)).astype(np.float32)
+    yb = rng.integers(0, 10, 128)
+    for label, xp in (("numpy", np), ("cupy", cupy)):
+        w32, Xs, ys = xp.asarray(w.astype(np.float32)), xp.asarray(Xb), xp.asarray(yb)
+        net.loss_and_grad(w32, Xs, ys)
+        if xp is cupy:
+            cupy.cuda.Stream.null.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(3):
+            net.loss_and_grad(w32, Xs, ys)
+        if xp is cupy:
+            cupy.cuda.Stream.null.synchronize()
+        print(f"paper_cnn loss_and_grad, batch 128 float32, on {label}: {(time.perf_counter() - t0) / 3 * 1e3:.1f} ms")
     n = 10_000_000
     for label, xp in (("numpy", np), ("cupy", cupy)):
         theta = xp.asarray(np.random.default_rng(0).standard_normal(n))

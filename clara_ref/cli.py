@@ -56,6 +56,19 @@ def _parser():
                     help="how real-data tasks are run: clara_ref (standardised features, stratified split, "
                     "per-block references) or authors (raw features, plain split, Adam-CLARA's reference from the "
                     "authors' table) [clara_ref]")
+    rp.add_argument("--epochs", type=int, help="override the epochs of every data task (synthetic tasks keep their "
+                    "steps)")
+    rp.add_argument("--data-dir", help="folder of the paper's image datasets, one subfolder each (mnist/, "
+                    "fashion_mnist/, cifar10/) [$CLARA_REF_DATA, else the user cache folder]")
+    rp.add_argument("--download", action="store_true", help="fetch missing image datasets from their official "
+                    "sources first (checked against the published checksums)")
+    rp.add_argument("--no-verify", action="store_true", help="do not check the image files against the official "
+                    "checksums (for files you made yourself; the runs record it)")
+    rp.add_argument("--executor", default="process", choices=["process", "dask"],
+                    help="process: a local pool of --jobs worker processes; dask: a dask.distributed cluster "
+                    "(--scheduler, or a local cluster of --jobs workers) [process]")
+    rp.add_argument("--scheduler", help="address of a running dask scheduler, e.g. tcp://host:8786 "
+                    "(with --executor dask)")
     rp.add_argument("--no-progress", action="store_true", help="do not show the progress bar")
     sub.add_parser("demo", help="print rate trajectories of SGD-CLARA and Adam-CLARA on a noisy sphere")
     return ap
@@ -69,8 +82,13 @@ def _reproduce(args, argv) -> int:
     if not args.out.strip():
         raise _Fail("--out must name a folder, got an empty string")
     preset = grid.PRESETS[args.preset]
+    if args.epochs is not None and args.epochs < 1:
+        raise _Fail(f"--epochs must be at least 1, got {args.epochs}")
+    if args.scheduler is not None and args.executor != "dask":
+        raise _Fail("--scheduler needs --executor dask")
     try:
-        specs = grid.expand(preset, args.tasks, args.optimizers, args.rates, args.seeds, protocol=args.protocol)
+        specs = grid.expand(preset, args.tasks, args.optimizers, args.rates, args.seeds, protocol=args.protocol,
+                            epochs=args.epochs)
     except ValueError as exc:
         raise _Fail(str(exc)) from None
     if not specs:
@@ -79,6 +97,7 @@ def _reproduce(args, argv) -> int:
         given = getattr(args, name)
         if given and len(set(given)) < len(given):
             print(f"note: repeated --{name} removed (each runs once)", file=sys.stderr)
+    data_dir, verified = _prepare_images(specs, args)    # before anything is written
     for folder in (args.out, os.path.join(args.out, "runs")):
         try:
             os.makedirs(folder, exist_ok=True)
@@ -92,7 +111,9 @@ def _reproduce(args, argv) -> int:
     print(f"clara_ref reproduce: preset {preset.name}, {len(specs)} runs, {args.jobs} worker(s), out {args.out}/",
           file=sys.stderr)
     try:
-        records, resumed = runner.run_all(specs, args.out, jobs=args.jobs, progress=not args.no_progress)
+        records, resumed = runner.run_all(specs, args.out, jobs=args.jobs, progress=not args.no_progress,
+                                          executor=args.executor, scheduler=args.scheduler, data_dir=data_dir,
+                                          data_verified=verified)
     except runner.RunFileError as exc:
         raise _Fail(str(exc)) from None
     except KeyboardInterrupt:
@@ -120,6 +141,39 @@ def _reproduce(args, argv) -> int:
             (", borderline)" if c.borderline else ")")
         print(f"  {c.id}: {c.verdict}{extra}")
     return 0
+
+
+def _prepare_images(specs, args):
+    """The data folder and whether its files were verified, for sweeps with the paper's image tasks: fetch them
+    with --download, check them unless --no-verify, and refuse to start when they are missing (exit 2, with the
+    loaders' message: the folder, the files and how to get them)."""
+    from . import images
+    from .experiments.grid import TASKS
+
+    needed = sorted({TASKS[s.task].dataset for s in specs if TASKS[s.task].official_images})
+    if not needed:
+        if args.download or args.data_dir or args.no_verify:
+            print("note: --download, --data-dir and --no-verify only concern the paper's image tasks, which this "
+                  "sweep does not run", file=sys.stderr)
+        return None, None
+    folder = os.path.abspath(images.data_folder(args.data_dir))
+    for name in needed:
+        try:
+            if args.download:
+                images.download(name, folder, progress=not args.no_progress)
+            if args.no_verify:
+                images.require(name, folder)
+            else:
+                images.verify(name, folder)
+        except images.DataMissingError as exc:
+            raise _Fail(str(exc)) from None
+        except images.ChecksumError as exc:
+            hint = "" if "--no-verify" in str(exc) else " (for files you made yourself: --no-verify)"
+            raise _Fail(f"{exc}{hint}") from None
+    if args.no_verify:
+        print(f"note: the image files in {folder} were not checked against the official checksums (--no-verify); "
+              "the runs and the report say so", file=sys.stderr)
+    return folder, not args.no_verify
 
 
 def _demo() -> int:

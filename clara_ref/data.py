@@ -1,7 +1,10 @@
-"""Real data, offline: scikit-learn's bundled datasets, a seeded stratified 80/20 split, and minibatches.
+"""Real data: scikit-learn's bundled datasets (offline) with a seeded stratified 80/20 split, the paper's image
+datasets from their official files, and minibatches.
 
-Only the loaders that read files shipped inside scikit-learn's wheel are used (``load_digits``, ``load_iris``,
-``load_wine``, ``load_breast_cancer``); nothing is ever downloaded. The CLARA authors split with NumPy's unseeded
+For the tabular sets only the loaders that read files shipped inside scikit-learn's wheel are used
+(``load_digits``, ``load_iris``, ``load_wine``, ``load_breast_cancer``); nothing is ever downloaded. MNIST,
+Fashion-MNIST and CIFAR-10 are read from their official files in a data folder, downloaded only on request
+(``download=True``), with their official train/test split and the paper's scaling (``clara_ref.images``). The CLARA authors split with NumPy's unseeded
 global RNG; here the split is stratified and seeded, so every optimizer sees the same split. Standardisation is
 fitted on the training part only; ``standardize=False`` keeps the raw features the authors used, and
 ``stratify=False`` gives a plain shuffled 80/20 split like theirs (still seeded).
@@ -15,9 +18,13 @@ import numpy as np
 
 from . import _validate as V
 
-__all__ = ["load", "minibatches", "n_train", "NAMES", "N_SAMPLES", "TEST_FRACTION"]
+__all__ = ["load", "minibatches", "n_train", "NAMES", "TABULAR", "IMAGES", "N_SAMPLES", "TEST_FRACTION"]
 
-NAMES = ("digits", "iris", "wine", "breast_cancer")
+#: scikit-learn's bundled tabular sets
+TABULAR = ("digits", "iris", "wine", "breast_cancer")
+#: the paper's image sets (official files; clara_ref.images)
+IMAGES = ("mnist", "fashion_mnist", "cifar10")
+NAMES = TABULAR + IMAGES
 #: rows of each bundled dataset (scikit-learn's documentation of load_digits, load_iris, load_wine,
 #: load_breast_cancer); tests/test_models.py checks them against the loaded data
 N_SAMPLES = {"digits": 1797, "iris": 150, "wine": 178, "breast_cancer": 569}
@@ -29,25 +36,50 @@ def n_train(name: str) -> int:
     """Rows in the training part of ``name``: scikit-learn's ``train_test_split`` puts ceil(0.2 n) rows in the
     test part, so that a run's optimizer steps per epoch are known without loading the data.
 
-    >>> n_train("digits"), n_train("iris")
-    (1437, 120)
+    The image sets have their official split: 60,000 (MNIST, Fashion-MNIST) and 50,000 (CIFAR-10) training images.
+
+    >>> n_train("digits"), n_train("iris"), n_train("mnist")
+    (1437, 120, 60000)
     """
+    from . import images
+
+    if isinstance(name, str) and name in images.N_TRAIN:
+        return images.N_TRAIN[name]
     if not isinstance(name, str) or name not in N_SAMPLES:
         raise ValueError(f"name must be one of {', '.join(NAMES)}; unknown dataset {name!r}")
     n = N_SAMPLES[name]
     return n - math.ceil(TEST_FRACTION * n)
 
 
-def load(name: str, seed: int = 0, standardize: bool = True, stratify: bool = True):
-    """``(X_train, y_train, X_test, y_test)`` for ``name`` in NAMES (float64 features, int64 labels).
+def load(name: str, seed: int = 0, standardize: bool = True, stratify: bool = True, *, data_dir=None,
+         download: bool = False, verify: bool = True):
+    """``(X_train, y_train, X_test, y_test)`` for ``name`` in NAMES (int64 labels).
 
-    ``seed`` fixes the split; ``standardize`` scales each feature by the training part's mean and std;
-    ``stratify`` keeps the class proportions equal in both parts (False: a plain shuffled split, as the authors).
+    Tabular sets (float64 features): ``seed`` fixes the split; ``standardize`` scales each feature by the training
+    part's mean and std; ``stratify`` keeps the class proportions equal in both parts (False: a plain shuffled
+    split, as the authors).
+
+    Image sets (``mnist``, ``fashion_mnist``, ``cifar10``; float32 features in [-1, 1], flattened): the official
+    split and the paper's scaling, read from ``<data_dir>/<name>/`` (``data_dir`` default: ``$CLARA_REF_DATA``,
+    else the user cache folder). ``download=True`` fetches missing files (checked against the published MD5s);
+    ``verify=True`` checks the files on disk; missing files raise an error naming the folder, the files and how
+    to get them. ``seed`` does not change the official split; ``standardize`` and ``stratify`` must keep their
+    defaults (the scaling and the split are the paper's). See ``clara_ref.images``.
 
     >>> X, y, Xt, yt = load("iris")
     >>> X.shape, Xt.shape, sorted(set(y.tolist()))
     ((120, 4), (30, 4), [0, 1, 2])
     """
+    if isinstance(name, str) and name in IMAGES:
+        from . import images
+
+        V.seed(seed)
+        for flag, value in (("standardize", standardize), ("stratify", stratify)):
+            if V.flag(flag, value) is not True:
+                raise ValueError(f"{flag} must be True for {name}: the official split and the paper's scaling "
+                                 "(x / 255 - 0.5) / 0.5 are fixed")
+        return images.load(name, data_dir, download_missing=V.flag("download", download),
+                           verify_files=V.flag("verify", verify))
     from sklearn import datasets
     from sklearn.model_selection import train_test_split
 

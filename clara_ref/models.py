@@ -25,7 +25,7 @@ import numpy as np
 
 from . import _validate as V
 
-__all__ = ["Model", "mlp", "softmax_regression", "softmax_cross_entropy"]
+__all__ = ["Model", "mlp", "softmax_regression", "softmax_cross_entropy", "cnn", "paper_cnn"]
 
 
 def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray):
@@ -171,14 +171,19 @@ def _sizes(sizes):
     return tuple(int(s) for s in sizes)
 
 
-def mlp(sizes) -> Model:
-    """A ReLU MLP with layer sizes ``sizes = (n_in, hidden..., n_classes)``, He initialisation.
+def mlp(sizes, init: str = "he") -> Model:
+    """A ReLU MLP with layer sizes ``sizes = (n_in, hidden..., n_classes)``. ``init="he"``: He-normal weights,
+    zero biases; ``init="torch"``: torch.nn.Linear's default U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and
+    biases, as the CLARA authors' MNIST MLP 784-256-128-10 (235,146 parameters).
 
     >>> m = mlp((64, 128, 64, 10))
     >>> m.block_sizes, m.n_params
     ((8192, 128, 8192, 64, 640, 10), 17226)
+    >>> mlp((784, 256, 128, 10), init="torch").n_params
+    235146
     """
-    return Model(_sizes(sizes), "he")
+    kind = {"he": "he", "torch": "linear"}[V.one_of("init", init, ("he", "torch"))]
+    return Model(_sizes(sizes), kind)
 
 
 def softmax_regression(n_in: int, n_out: int) -> Model:
@@ -190,3 +195,17 @@ def softmax_regression(n_in: int, n_out: int) -> Model:
     n_in = V.integer("n_in", n_in, lo=1)
     n_out = V.integer("n_out", n_out, lo=2)
     return Model(_sizes((n_in, n_out)), "linear")
+
+
+def cnn(*args, **kwargs):
+    """A convolutional network with hand-written backward passes (``clara_ref.cnn.cnn``)."""
+    from .cnn import cnn as build
+
+    return build(*args, **kwargs)
+
+
+def paper_cnn():
+    """The CLARA paper's CIFAR-10 CNN, 2,193,226 parameters (``clara_ref.cnn.paper_cnn``)."""
+    from .cnn import paper_cnn as build
+
+    return build()

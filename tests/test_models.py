@@ -94,8 +94,8 @@ def test_datasets_split_and_determinism(name, shape):
 
 
 def test_data_bad_input():
-    with pytest.raises(ValueError, match="unknown dataset 'mnist'"):
-        cr.data.load("mnist")
+    with pytest.raises(ValueError, match="unknown dataset 'svhn'"):
+        cr.data.load("svhn")
     with pytest.raises(ValueError, match="stratify must be True or False"):
         cr.data.load("iris", stratify="yes")
     with pytest.raises(ValueError, match="batch_size"):

@@ -10,16 +10,37 @@ import pytest
 TUTORIALS = sorted((pathlib.Path(__file__).parent.parent / "tutorials").glob("[0-9][0-9]_*.py"))
 
 
-def test_there_are_ten_tutorials():
-    assert [p.name[:2] for p in TUTORIALS] == [f"{i:02d}" for i in range(0, 10)]
+def test_there_are_eleven_tutorials():
+    assert [p.name[:2] for p in TUTORIALS] == [f"{i:02d}" for i in range(0, 11)]
+
+
+@pytest.fixture(scope="module")
+def mnist_dir(tmp_path_factory):
+    """MNIST-format files (random images) for tutorial 10: the suite never downloads the real ones."""
+    from clara_ref import images
+
+    folder = tmp_path_factory.mktemp("data")
+    images.write_sample_files("mnist", folder, n_train=2500, n_test=500, seed=0)
+    return folder
 
 
 @pytest.mark.parametrize("path", TUTORIALS, ids=[p.stem for p in TUTORIALS])
-def test_tutorial_runs_in_fast_mode(path, tmp_path):
-    env = dict(os.environ, CLARA_REF_FAST="1", CLARA_REF_FIGURES=str(tmp_path), MPLBACKEND="Agg")
+def test_tutorial_runs_in_fast_mode(path, tmp_path, mnist_dir):
+    env = dict(os.environ, CLARA_REF_FAST="1", CLARA_REF_FIGURES=str(tmp_path), MPLBACKEND="Agg",
+               CLARA_REF_DATA=str(mnist_dir), CLARA_REF_VERIFY="0")
     proc = subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     assert list((tmp_path / path.stem).glob("*.png")), "the tutorial wrote no figure"
+
+
+def test_the_mnist_tutorial_without_the_data_says_how_to_get_it(tmp_path):
+    env = dict(os.environ, CLARA_REF_FAST="1", CLARA_REF_FIGURES=str(tmp_path), MPLBACKEND="Agg",
+               CLARA_REF_DATA=str(tmp_path / "empty"))
+    path = TUTORIALS[0].parent / "10_mnist_paper_mlp.py"
+    proc = subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "MNIST is not here" in proc.stdout and "download=True" in proc.stdout
+    assert str(tmp_path / "empty" / "mnist") in proc.stdout and not list(tmp_path.rglob("*.png"))
 
 
 def test_exercise_solutions_run_and_assert():

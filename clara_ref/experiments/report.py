@@ -320,10 +320,29 @@ def _header(preset, records) -> list[str]:
              "stratified seeded split, reference = sum of per-block expectations; `authors`: raw features, plain "
              "seeded split, Adam-CLARA's reference K mu(N) from the authors' table; synthetic tasks are the same "
              "under both).")
-    return ["The digits MLP 64-128-64-10 stands in for the paper's image tasks (MNIST, Fashion-MNIST and CIFAR "
-            "are not bundled) at a matched step budget: `digits_mlp` 12,150 steps, `digits_mlp_long` 46,935 (the "
-            "paper's MNIST runs take about 46,900).", "", damping, "", proto, "",
-            "Step budgets: " + "; ".join(f"{t} {n:,} steps ({dt})" for t, n, dt in budgets if n is not None) + "."]
+    tasks = {r["task"] for r in records}
+    intro = []
+    if tasks & {"digits_mlp", "digits_mlp_long"}:
+        intro += ["The digits MLP 64-128-64-10 stands in for the paper's image tasks (MNIST, Fashion-MNIST and CIFAR "
+                  "are not bundled) at a matched step budget: `digits_mlp` 12,150 steps, `digits_mlp_long` 46,935 "
+                  "(the paper's MNIST runs take about 46,900).", ""]
+    official = sorted(t for t in tasks if TASKS[t].official_images)
+    if official:
+        intro += ["The paper's own image tasks, read from the dataset files: " + ", ".join(f"`{t}`" for t in official)
+                  + " (MNIST and Fashion-MNIST: the MLP 784-256-128-10; CIFAR-10: the paper's CNN, 2,193,226 "
+                  "parameters; batch 128, float32).", ""]
+        if any(r.get("data_verified") is False for r in records if r["task"] in official):
+            intro += ["**The image files of these runs were not checked against the official checksums "
+                      "(`--no-verify`).** If they are not the official MNIST, Fashion-MNIST and CIFAR-10 files, "
+                      "these numbers say nothing about the paper's claims.", ""]
+        epochs = sorted({r.get("epochs") for r in records if r["task"] in official})
+        if epochs != [100]:
+            intro += [f"These runs train for {', '.join(map(str, epochs))} epoch{'s' if epochs != [1] else ''}, not "
+                      "the paper's 100: their "
+                      "verdicts are for that budget only.", ""]
+    return intro + [damping, "", proto, "",
+                    "Step budgets: " + "; ".join(f"{t} {n:,} steps ({dt})" for t, n, dt in budgets
+                                                 if n is not None) + "."]
 
 
 def write_report(records, out_dir, preset, command, elapsed_s, figures, resumed: int = 0, claims=None) -> str:

@@ -34,8 +34,11 @@ def _finite_or_none(xs):
     return [x if math.isfinite(x) else None for x in map(float, xs)]
 
 
-def run_one(spec: RunSpec) -> dict:
+def run_one(spec: RunSpec, data_dir=None, data_verified=None) -> dict:
     """Run one spec and return its JSON-ready record. Never raises: an unexpected error is recorded.
+
+    ``data_dir`` is the folder of the paper's image sets (tasks on them read their official files there);
+    ``data_verified`` records whether the command checked those files against the official checksums.
 
     Besides the curves, a record carries what the claims need to read it on its own (``clara_ref.experiments.
     claims``): the task's role, metric direction, chance level and step budget, the damping in use (``damping``,
@@ -47,7 +50,9 @@ def run_one(spec: RunSpec) -> dict:
               "eta0": spec.eta0, "seed": spec.seed, "scale": spec.scale, "protocol": spec.protocol,
               "metric_name": task.metric_name, "role": task.role, "lower_is_better": task.lower_is_better,
               "chance": task.chance, "dtype": task.dtype, "steps_total": task.steps_total,
-              "versions": versions()}
+              "epochs_override": spec.epochs, "versions": versions()}
+    if task.official_images:
+        record["data_verified"] = data_verified
     try:
         opt, d_setting, d_value = build_optimizer(spec)
         blocks = getattr(opt, "blocks", None)
@@ -61,7 +66,10 @@ def run_one(spec: RunSpec) -> dict:
             record.update(unit="step", steps=task.steps, loss=_finite_or_none(r.value),
                           metric=_finite_or_none(r.distance), eta=_finite_or_none(r.eta))
         else:
-            r = cr.train(task.model(), opt, load_data(spec), epochs=task.epochs, batch_size=task.batch_size,
+            data = load_data(spec, data_dir)
+            # the steps this run makes on the data it read (the official counts unless the files are others)
+            record["steps_total"] = task.epochs * math.ceil(len(data[1]) / task.batch_size)
+            r = cr.train(task.model(), opt, data, epochs=task.epochs, batch_size=task.batch_size,
                          seed=spec.seed, dtype=np.dtype(task.dtype))
             record.update(unit="epoch", epochs=task.epochs, batch_size=task.batch_size,
                           loss=_finite_or_none(r.train_loss), metric=_finite_or_none(r.test_accuracy),
@@ -121,15 +129,36 @@ def _init_worker(parent: int | None = None):
         threading.Thread(target=watch, daemon=True).start()
 
 
-def _work(spec: RunSpec):
-    return spec, run_one(spec)
+def _work(spec: RunSpec, data_dir=None, data_verified=None):
+    return spec, run_one(spec, data_dir, data_verified)
 
 
-def run_all(specs, out_dir: str, jobs: int = 1, progress: bool = True) -> tuple[list[dict], int]:
-    """Run every spec whose JSON is not in ``out_dir/runs`` yet (resume), in ``jobs`` worker processes.
+def _work_on_cluster(spec: RunSpec, data_dir=None, data_verified=None):
+    """One run on a dask worker: one BLAS thread, as in the process pool (a worker runs one task at a time)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        return _work(spec, data_dir, data_verified)
+    with threadpool_limits(1):
+        return _work(spec, data_dir, data_verified)
+
+
+EXECUTORS = ("process", "dask")
+
+
+def run_all(specs, out_dir: str, jobs: int = 1, progress: bool = True, *, executor: str = "process",
+            scheduler: str | None = None, data_dir=None, data_verified=None) -> tuple[list[dict], int]:
+    """Run every spec whose JSON is not in ``out_dir/runs`` yet (resume), in ``jobs`` worker processes
+    (``executor="process"``) or on a dask.distributed cluster (``executor="dask"``: the scheduler at
+    ``scheduler``, or a local cluster of ``jobs`` single-threaded worker processes). Finished runs come back to
+    this process, which writes each one's JSON, so both executors give the same files.
 
     Returns the records of all specs (loaded from disk for those already done) and how many were resumed.
     """
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}; got {executor!r}")
+    if scheduler is not None and executor != "dask":
+        raise ValueError("scheduler is for executor='dask'")
     os.makedirs(os.path.join(out_dir, "runs"), exist_ok=True)
     for folder in (out_dir, os.path.join(out_dir, "runs")):
         for stale in remove_stale_temporaries(folder):      # debris of a writer killed by SIGKILL
@@ -141,10 +170,12 @@ def run_all(specs, out_dir: str, jobs: int = 1, progress: bool = True) -> tuple[
 
         bar = tqdm(total=len(specs), initial=len(specs) - len(todo), unit="run", desc="reproduce",
                    dynamic_ncols=True)
-    if jobs <= 1 or len(todo) <= 1:
+    if executor == "dask" and todo:
+        _run_on_dask(sorted(todo, key=lambda s: -_cost(s)), out_dir, jobs, scheduler, data_dir, data_verified, bar)
+    elif jobs <= 1 or len(todo) <= 1:
         _init_worker()
         for spec in todo:
-            _write(_path(out_dir, spec), run_one(spec))
+            _write(_path(out_dir, spec), run_one(spec, data_dir, data_verified))
             if bar:
                 bar.update(1)
     else:
@@ -152,12 +183,8 @@ def run_all(specs, out_dir: str, jobs: int = 1, progress: bool = True) -> tuple[
         order = sorted(todo, key=lambda s: -_cost(s))
         pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(os.getpid(),))
         try:
-            futures = [pool.submit(_work, s) for s in order]
-            for fut in as_completed(futures):
-                spec, record = fut.result()
-                _write(_path(out_dir, spec), record)
-                if bar:
-                    bar.update(1)
+            futures = [pool.submit(_work, s, data_dir, data_verified) for s in order]
+            _collect(as_completed(futures), out_dir, bar)
         except BaseException:
             # Ctrl-C or SIGTERM: drop the pending runs and stop the busy workers now (finished runs are on disk)
             for process in list(getattr(pool, "_processes", {}).values()):
@@ -170,9 +197,52 @@ def run_all(specs, out_dir: str, jobs: int = 1, progress: bool = True) -> tuple[
     return load_records(out_dir, specs), len(specs) - len(todo)
 
 
+def _collect(finished, out_dir, bar) -> None:
+    """Write each finished run's JSON as it arrives (from either executor's futures)."""
+    for fut in finished:
+        spec, record = fut.result()
+        _write(_path(out_dir, spec), record)
+        if bar:
+            bar.update(1)
+
+
+def _run_on_dask(order, out_dir, jobs, scheduler, data_dir, data_verified, bar):
+    """Submit every run to a dask.distributed cluster and write each finished one (the ``cluster`` extra)."""
+    try:
+        import logging
+
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise RunFileError("--executor dask needs dask.distributed: pip install 'clara_ref[cluster]'") from None
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR)
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(scheduler, timeout="30s")
+        except OSError as exc:
+            raise RunFileError(f"cannot reach the dask scheduler at {scheduler}: {exc}") from None
+    futures = []
+    try:
+        # long runs first, as in the process pool; pure=False: every run is computed, never deduplicated
+        futures = [client.submit(_work_on_cluster, spec, data_dir, data_verified, pure=False,
+                                 key=f"clara_ref-{spec.run_id}", priority=len(order) - k)
+                   for k, spec in enumerate(order)]
+        _collect(as_completed(futures), out_dir, bar)
+    except BaseException:
+        client.cancel(futures)           # Ctrl-C or SIGTERM: drop what is pending; finished runs are on disk
+        raise
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
 def _cost(spec: RunSpec) -> float:
     task = spec.resolved_task()
-    return task.steps_total * (1.0 if task.kind == "synthetic" else 20.0)
+    return task.steps_total * task.n_params_cost()
 
 
 class RunFileError(ClaraRefError):
@@ -198,7 +268,8 @@ def _usable(path, spec: RunSpec) -> bool:
         why = f"unreadable ({type(exc).__name__})"
     else:
         expected = {"task": spec.task, "optimizer": spec.optimizer, "label": spec.label, "eta0": spec.eta0,
-                    "seed": spec.seed, "scale": spec.scale, "protocol": spec.protocol}
+                    "seed": spec.seed, "scale": spec.scale, "protocol": spec.protocol,
+                    "epochs_override": spec.epochs}
         if not isinstance(record, dict) or any(k not in record for k in _REQUIRED):
             why = "not a complete run record"
         elif any(record.get(k, "clara_ref" if k == "protocol" else None) != v for k, v in expected.items()):
