@@ -17,7 +17,7 @@ Methods: ``sgd``, ``adam`` (constant rate); ``clara`` (arXiv 2508.05408); ``aler
 Reference math: ``clara_ref.reference``. Property-testing harness: ``clara_ref.testing``.
 """
 
-from . import authors, data, models, objectives, reference
+from . import authors, data, images, models, objectives, reference
 from .gradcheck import gradcheck
 from .alera import C_for_damping, alera, salera
 from .errors import ClaraRefError, LearningRateError, NonFiniteGradientError, RateFloorError
@@ -34,5 +34,5 @@ __version__ = "0.1.0"
 
 __all__ = ["sgd", "adam", "sgd_direction", "adam_direction", "clara", "alera", "salera", "dadapt_sgd",
            "dadapt_adam", "prodigy", "C_for_damping", "authors", "reference", "objectives", "models", "data",
-           "train", "optimize", "gradcheck", "flatten", "block_sizes", "save_state", "load_state",
+           "train", "optimize", "gradcheck", "images", "flatten", "block_sizes", "save_state", "load_state",
            "ClaraRefError", "NonFiniteGradientError", "LearningRateError", "RateFloorError", "__version__"]

@@ -300,11 +300,14 @@ def cnn(in_shape=(3, 32, 32), convs=((32, False), (64, True), (128, True)), hidd
     """
     try:
         in_shape = tuple(V.integer("in_shape", s, lo=1) for s in in_shape)
-        convs = tuple((V.integer("convs", o, lo=1), V.flag("convs pool_after", p)) for o, p in convs)
         hidden = tuple(V.integer("hidden", h, lo=1) for h in hidden)
+        convs = tuple(convs)
     except TypeError:
         raise ValueError("in_shape, convs and hidden must be tuples (convs: (out_channels, pool_after) pairs)") \
             from None
+    if any(not isinstance(c, (tuple, list)) or len(c) != 2 for c in convs):
+        raise ValueError(f"convs must be (out_channels, pool_after) pairs, got {convs!r}")
+    convs = tuple((V.integer("convs", o, lo=1), V.flag("convs pool_after", p)) for o, p in convs)
     if len(in_shape) != 3:
         raise ValueError(f"in_shape must be (channels, height, width), got {in_shape}")
     if not convs:

@@ -6,7 +6,9 @@ working::
     ClaraRefError
     ├── NonFiniteGradientError   (also ValueError)          a gradient held inf or NaN; the state is unchanged
     ├── LearningRateError        (also FloatingPointError)  an adapted rate became inf, 0 or NaN
-    └── RateFloorError           (also FloatingPointError)  SALeRA halved a rate below 1e-15
+    ├── RateFloorError           (also FloatingPointError)  SALeRA halved a rate below 1e-15
+    ├── images.DataMissingError  (also FileNotFoundError)   an image dataset's files are not in its folder
+    └── images.ChecksumError     (also ValueError)          a dataset file is not the official one
 
 >>> import clara_ref as cr
 >>> issubclass(cr.LearningRateError, cr.ClaraRefError), issubclass(cr.LearningRateError, FloatingPointError)

@@ -51,6 +51,7 @@ import warnings
 import numpy as np
 
 from . import _validate as V
+from .errors import ClaraRefError
 
 __all__ = ["NAMES", "FILES", "MD5", "URLS", "N_TRAIN", "N_TEST", "data_folder", "load", "download", "verify",
            "require", "write_idx", "write_cifar_batch", "write_sample_files", "DataMissingError", "ChecksumError"]
@@ -91,11 +92,11 @@ _CIFAR_RECORD = 1 + 3 * 32 * 32
 _CIFAR_PER_FILE = 10_000
 
 
-class DataMissingError(FileNotFoundError):
+class DataMissingError(ClaraRefError, FileNotFoundError):
     """A dataset's files are not in its folder (the message says which folder, which files and how to get them)."""
 
 
-class ChecksumError(ValueError):
+class ChecksumError(ClaraRefError, ValueError):
     """A dataset file on disk is not the official one (corrupt, truncated or another file)."""
 
 

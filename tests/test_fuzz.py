@@ -32,6 +32,9 @@ ODD = st.one_of(
 )
 
 SGD, ADAM = cr.sgd_direction(), cr.adam_direction()
+FUZZ_DIR = __import__("tempfile").mkdtemp(prefix="clara_ref_fuzz_")
+__import__("atexit").register(__import__("shutil").rmtree, FUZZ_DIR, True)
+cr.images.write_sample_files("mnist", FUZZ_DIR, n_train=2, n_test=1)
 DATA = cr.data.load("iris")
 MODEL = cr.models.softmax_regression(4, 3)
 SPHERE = cr.objectives.get("sphere", n=3, noise=0.1)
@@ -66,6 +69,12 @@ FUNCTIONS = {
     "Objective.value": (SPHERE.value, dict(x=np.zeros(3))),
     "models.mlp": (cr.models.mlp, dict(sizes=(4, 5, 3))),
     "models.softmax_regression": (cr.models.softmax_regression, dict(n_in=4, n_out=3)),
+    "models.cnn": (cr.models.cnn, dict(in_shape=(1, 4, 4), convs=((2, True),), hidden=(3,), classes=2)),
+    "images.write_sample_files": (lambda **k: cr.images.write_sample_files(**k),
+                                  dict(name="mnist", data_dir=FUZZ_DIR, n_train=2, n_test=1, seed=0)),
+    # download stays False: the suite never touches the network
+    "data.load image": (cr.data.load, dict(name="mnist", seed=0, standardize=True, stratify=True, data_dir=FUZZ_DIR,
+                                           verify=False)),
     "Model.init": (MODEL.init, dict(rng=np.random.default_rng(0))),
     "Model.loss_and_grad": (MODEL.loss_and_grad, dict(theta=np.zeros(15), X=np.zeros((2, 4)), y=np.array([0, 2]))),
     "data.load": (cr.data.load, dict(name="iris", seed=0, standardize=True, stratify=True)),
