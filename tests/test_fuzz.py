@@ -10,6 +10,7 @@ the floats, SALeRA's rate floor) is a legitimate outcome of the dynamics and nee
 """
 
 import math
+import os
 import re
 
 import numpy as np
@@ -135,11 +136,15 @@ CASES = [(name, p) for name, (_, kw) in {**CONSTRUCTORS, **FUNCTIONS}.items() fo
 def test_every_bad_argument_is_refused_by_name(name, param, value):
     fn, kwargs = {**CONSTRUCTORS, **FUNCTIONS}[name]
     where = f"{name}({param}={value!r})"
+    cwd = os.getcwd()
+    os.chdir(FUZZ_DIR)                # a fuzzed relative path (data_dir="ab") writes here, not into the checkout
     try:
         out = fn(**{**kwargs, param: value})
     except Exception as exc:          # noqa: BLE001
         _assert_named(exc, param, where)
         return
+    finally:
+        os.chdir(cwd)
     if name in CONSTRUCTORS and hasattr(out, "update"):
         _run_updates(out, param, where)
 
