@@ -12,7 +12,7 @@
     relu:      a = max(z, 0);   dz = da [z > 0]                                        (N6)
     max-pool (2 x 2, stride 2): out = max over each window; the gradient goes to the first maximum of its window
         (row-major order, as torch.nn.MaxPool2d)                                       (N7)
-    dense layers, softmax cross-entropy: as ``clara_ref.models`` (M1-M5)
+    dense layers, softmax cross-entropy: ``clara_ref.models`` (M1-M5, its ``softmax_cross_entropy``)
 
 The paper's network (the CLARA authors' ``src/models.py``; arXiv 2508.05408) on 3 x 32 x 32 images::
 
@@ -38,7 +38,8 @@ from functools import cached_property
 import numpy as np
 
 from . import _validate as V
-from ._backend import array_namespace
+from ._backend import array_namespace, is_array
+from .models import NO_LABELS, softmax_cross_entropy
 
 __all__ = ["ConvNet", "cnn", "paper_cnn", "conv3x3_forward", "conv3x3_backward", "maxpool2_forward",
            "maxpool2_backward"]
@@ -118,18 +119,6 @@ def maxpool2_backward(dout, idx):
     return xp.reshape(xp.permute_dims(d, (0, 1, 2, 4, 3, 5)), (B, C, 2 * h, 2 * w))
 
 
-def _cross_entropy(xp, logits, y):
-    """Mean softmax cross-entropy and its gradient wrt the logits (M2, M3 of ``clara_ref.models``), written with
-    a one-hot mask so that it runs in any array namespace."""
-    B, K = logits.shape
-    shifted = logits - xp.max(logits, axis=1, keepdims=True)
-    e = xp.exp(shifted)
-    z = xp.sum(e, axis=1, keepdims=True)
-    onehot = xp.astype(xp.reshape(y, (B, 1)) == xp.reshape(xp.arange(K), (1, K)), logits.dtype)
-    loss = float(xp.sum(xp.log(z)) - xp.sum(shifted * onehot)) / B
-    return loss, (e / z - onehot) / B
-
-
 @dataclass(frozen=True)
 class ConvNet:
     """Convolutions (3 x 3, padding 1, ReLU; each optionally followed by 2 x 2 max-pooling), then dense ReLU layers
@@ -202,17 +191,18 @@ class ConvNet:
             start += n
         return views
 
-    def _check_data(self, X, y=None):
+    def _check_data(self, X, y=NO_LABELS):
         n_in = math.prod(self.in_shape)
         if len(X.shape) != 2 or X.shape[1] != n_in:
             raise ValueError(f"X must have shape (batch, {n_in}) (images of {self.in_shape}, flattened), got "
                              f"{tuple(X.shape)}")
-        if y is not None and tuple(y.shape) != (X.shape[0],):
-            raise ValueError(f"y must be integer labels of shape ({X.shape[0]},), got {tuple(y.shape)}")
+        if y is not NO_LABELS and (not is_array(y) or tuple(y.shape) != (X.shape[0],)):
+            got = tuple(y.shape) if is_array(y) else type(y).__name__
+            raise ValueError(f"y must be an array of integer labels of shape ({X.shape[0]},), got {got}")
 
     def _forward(self, theta, X):
+        """Forward pass over rows X already checked by the public method that calls it."""
         xp = array_namespace(theta)
-        self._check_data(X)
         params = self._unpack(theta)
         a = xp.reshape(xp.asarray(X, dtype=theta.dtype), (X.shape[0], *self.in_shape))
         tape = []
@@ -250,7 +240,7 @@ class ConvNet:
         xp = array_namespace(theta)
         self._check_data(X, y)
         params, tape, acts, pre = self._forward(theta, X)
-        loss, dz = _cross_entropy(xp, acts[-1], xp.asarray(y))
+        loss, dz = softmax_cross_entropy(acts[-1], xp.asarray(y))
         dense = params[2 * len(self.convs):]
         L = len(dense) // 2
         grads = [None] * len(params)
@@ -277,8 +267,8 @@ class ConvNet:
         total = 0.0
         for a in range(0, X.shape[0], self.EVAL_ROWS):
             rows = X[a:a + self.EVAL_ROWS]
-            total += rows.shape[0] * _cross_entropy(xp, self._forward(theta, rows)[2][-1],
-                                                    xp.asarray(y[a:a + self.EVAL_ROWS]))[0]
+            logits = self._forward(theta, rows)[2][-1]
+            total += rows.shape[0] * softmax_cross_entropy(logits, xp.asarray(y[a:a + self.EVAL_ROWS]))[0]
         return total / X.shape[0]
 
     def predict(self, theta, X):
