@@ -14,12 +14,14 @@ import math
 
 import numpy as np
 
+from ._validate import FLOAT16_REASON
 from .errors import NonFiniteGradientError
 
-__all__ = ["array_namespace", "dot", "sq_norm", "check_gradient", "NonFiniteGradientError", "as_1d_float"]
+__all__ = ["array_namespace", "is_array", "dot", "sq_norm", "check_gradient", "NonFiniteGradientError",
+           "as_1d_float"]
 
 
-def _is_array(x) -> bool:
+def is_array(x) -> bool:
     """An array instance (not a dtype class such as ``np.float16``, whose ``shape`` is a descriptor)."""
     return isinstance(getattr(x, "shape", None), tuple) and hasattr(x, "dtype") and not isinstance(x, type)
 
@@ -74,7 +76,7 @@ def check_gradient(xp, theta, g, step: int) -> None:
     ...
     clara_ref.errors.NonFiniteGradientError: non-finite gradient at step 3 (1 of 2 entries are inf or NaN); the state was left unchanged
     """
-    if not _is_array(g):
+    if not is_array(g):
         raise TypeError(f"g must be an array like theta (shape {tuple(theta.shape)}, dtype {theta.dtype}), got "
                         f"{type(g).__name__}")
     if tuple(g.shape) != tuple(theta.shape):
@@ -106,7 +108,7 @@ def as_1d_float(theta, name: str = "theta"):
     ...
     ValueError: theta must be a 1-D array (use clara_ref.flatten for lists of arrays); got shape (2, 2)
     """
-    if not _is_array(theta):
+    if not is_array(theta):
         raise ValueError(f"{name} must be an array, got {type(theta).__name__}")
     xp = array_namespace(theta)
     if len(theta.shape) != 1:
@@ -116,9 +118,8 @@ def as_1d_float(theta, name: str = "theta"):
     if not xp.isdtype(theta.dtype, "real floating"):
         raise ValueError(f"{name} must have a real floating dtype (float32 or float64), got {theta.dtype}")
     if "float16" in str(theta.dtype):
-        # Adam's eps = 1e-8 and CLARA's 1e-12 clamp are below float16's smallest numbers (6e-8): refused up front
-        raise ValueError(f"{name} must be float32 or float64, got float16 (Adam's eps = 1e-8 and CLARA's 1e-12 "
-                         "clamp are below its smallest numbers; cast with theta.astype(np.float32))")
+        raise ValueError(f"{name} must be float32 or float64, got float16 ({FLOAT16_REASON}; cast with "
+                         f"theta.astype(np.float32))")
     if theta.shape[0] == 0:
         raise ValueError(f"{name} must have at least one entry")
     return xp

@@ -202,6 +202,8 @@ def seed(value, name: str = "seed") -> int:
 #: the precisions the library computes in; float16 is refused (eps = 1e-8 and the 1e-12 clamp underflow in it,
 #: and torch.optim's own reference runs are float32 or float64)
 FLOAT_DTYPES = ("float32", "float64")
+#: why float16 is refused, in every message that refuses it
+FLOAT16_REASON = "float16 is not supported: Adam's eps = 1e-8 and CLARA's 1e-12 clamp are below its smallest numbers"
 
 
 def float_dtype(name: str, value):
@@ -219,8 +221,7 @@ def float_dtype(name: str, value):
     except Exception:                # NumPy parses strings: np.dtype(",") is even a SyntaxError
         dt = None
     if value is None or dt is None or dt.name not in FLOAT_DTYPES:
-        extra = (" (float16 is not supported: Adam's eps = 1e-8 and CLARA's 1e-12 clamp are below its smallest "
-                 "numbers)") if dt is not None and dt.name == "float16" else ""
+        extra = f" ({FLOAT16_REASON})" if dt is not None and dt.name == "float16" else ""
         raise ValueError(f"{name} must be float32 or float64, got {value!r}{extra}")
     return dt
 

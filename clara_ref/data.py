@@ -17,13 +17,16 @@ import math
 import numpy as np
 
 from . import _validate as V
+from ._backend import is_array
+from . import images
+from .images import NAMES as IMAGES
 
 __all__ = ["load", "minibatches", "n_train", "NAMES", "TABULAR", "IMAGES", "N_SAMPLES", "TEST_FRACTION"]
 
 #: scikit-learn's bundled tabular sets
 TABULAR = ("digits", "iris", "wine", "breast_cancer")
-#: the paper's image sets (official files; clara_ref.images)
-IMAGES = ("mnist", "fashion_mnist", "cifar10")
+#: every dataset ``load`` knows: the tabular sets, then the paper's image sets (``IMAGES``, official files read by
+#: ``clara_ref.images``)
 NAMES = TABULAR + IMAGES
 #: rows of each bundled dataset (scikit-learn's documentation of load_digits, load_iris, load_wine,
 #: load_breast_cancer); tests/test_models.py checks them against the loaded data
@@ -41,8 +44,6 @@ def n_train(name: str) -> int:
     >>> n_train("digits"), n_train("iris"), n_train("mnist")
     (1437, 120, 60000)
     """
-    from . import images
-
     if isinstance(name, str) and name in images.N_TRAIN:
         return images.N_TRAIN[name]
     if not isinstance(name, str) or name not in N_SAMPLES:
@@ -71,8 +72,6 @@ def load(name: str, seed: int = 0, standardize: bool = True, stratify: bool = Tr
     ((120, 4), (30, 4), [0, 1, 2])
     """
     if isinstance(name, str) and name in IMAGES:
-        from . import images
-
         V.seed(seed)
         for flag, value in (("standardize", standardize), ("stratify", stratify)):
             if V.flag(flag, value) is not True:
@@ -110,7 +109,7 @@ def minibatches(X, y, batch_size: int, rng: np.random.Generator):
     batch_size = V.integer("batch_size", batch_size, lo=1)
     V.generator("rng", rng)
     for name, a in (("X", X), ("y", y)):
-        if not isinstance(getattr(a, "shape", None), tuple) or len(a.shape) < 1:
+        if not is_array(a) or len(a.shape) < 1:
             raise TypeError(f"{name} must be an array with one row per sample, got {type(a).__name__}")
     if X.shape[0] != y.shape[0]:
         raise ValueError(f"X and y must have the same number of rows, got {X.shape[0]} and {y.shape[0]}")

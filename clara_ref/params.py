@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 
-from ._backend import array_namespace
+from ._backend import array_namespace, is_array
 
 __all__ = ["flatten", "block_sizes"]
 
 
 def _arrays(arrays) -> list:
     """``arrays`` as a non-empty list of arrays (anything with a shape), or a TypeError naming ``arrays``."""
-    if hasattr(arrays, "shape") or isinstance(arrays, (str, bytes)):
+    if is_array(arrays) or isinstance(arrays, (str, bytes)):
         raise TypeError(f"arrays must be a list of arrays, got one {type(arrays).__name__}; wrap it: [a]")
     try:
         arrays = list(arrays)
@@ -20,7 +20,7 @@ def _arrays(arrays) -> list:
     if not arrays:
         raise ValueError("arrays must hold at least one array")
     for i, a in enumerate(arrays):
-        if not hasattr(a, "shape") or not hasattr(a, "dtype"):
+        if not is_array(a):
             raise TypeError(f"arrays[{i}] must be an array, got {type(a).__name__}")
     return arrays
 
