@@ -160,8 +160,8 @@ def _prepare_images(specs, args):
     for name in needed:
         try:
             if args.download:
-                images.download(name, folder, progress=not args.no_progress)
-            if args.no_verify:
+                images.download(name, folder, progress=not args.no_progress)    # checks every file itself
+            elif args.no_verify:
                 images.require(name, folder)
             else:
                 images.verify(name, folder)

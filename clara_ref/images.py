@@ -178,7 +178,8 @@ def _fetch(url: str, target: str, md5: str, progress: bool) -> None:
 
 def download(name: str, data_dir=None, *, progress: bool = True) -> str:
     """Fetch the official files of ``name`` into its folder (atomically, each checked against its published MD5;
-    files already there and correct are kept) and return the folder. CIFAR-10's archive is unpacked there."""
+    files already there and correct are kept) and return the folder. CIFAR-10's archive is unpacked there, every
+    batch afresh, so that afterwards every file is known to be the official one (``verify`` need not run again)."""
     name = _name(name)
     folder = os.path.join(data_folder(data_dir), name)
     os.makedirs(folder, exist_ok=True)
@@ -344,10 +345,11 @@ def load(name: str, data_dir=None, *, download_missing: bool = False, verify_fil
     name = _name(name)
     folder = os.path.join(data_folder(data_dir), name)
     if download_missing:
-        download(name, data_dir)
-    require(name, data_dir)
-    if verify_files:
-        verify(name, data_dir)
+        download(name, data_dir)                  # checks every file it keeps or fetches
+    else:
+        require(name, data_dir)
+        if verify_files:
+            verify(name, data_dir)
     key = (name, os.path.abspath(folder), tuple(os.stat(os.path.join(folder, f)).st_mtime_ns for f in FILES[name]))
     if key in _CACHE:
         return _CACHE[key]
