@@ -30,10 +30,11 @@ def numerical_grad(f, x, h: float = 1e-6) -> np.ndarray:
 
 
 def _value(f, x) -> float:
+    value = f(x)
     try:
-        return V.real_scalar("f(x)", f(x))
+        return V.real_scalar("f(x)", value)
     except TypeError:
-        raise TypeError(f"f must return a real number, got {type(f(x)).__name__}") from None
+        raise TypeError(f"f must return a real number, got {type(value).__name__}") from None
 
 
 def _point(x) -> np.ndarray:

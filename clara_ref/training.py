@@ -51,14 +51,14 @@ def _split(data):
         raise TypeError(f"data must be a tuple (X_train, y_train, X_test, y_test), got {type(data).__name__}"
                         + (f" of length {len(data)}" if isinstance(data, (tuple, list)) else ""))
     arrays = []
-    for name, a in zip(("X_train", "y_train", "X_test", "y_test"), data):
+    for name, given in zip(("X_train", "y_train", "X_test", "y_test"), data):
         try:
-            a = np.asarray(a)
+            a = np.asarray(given)
         except (TypeError, ValueError):
             a = None
-        if a is None or a.ndim not in ((2,) if name.startswith("X") else (1,)) or a.dtype == object:
+        if a is None or a.ndim != (2 if name.startswith("X") else 1) or a.dtype == object:
             raise TypeError(f"data: {name} must be a {'2-D feature' if name.startswith('X') else '1-D label'} array, "
-                            f"got {type(data[len(arrays)]).__name__}")
+                            f"got {type(given).__name__}")
         arrays.append(a)
     for x, y, part in ((arrays[0], arrays[1], "train"), (arrays[2], arrays[3], "test")):
         if x.shape[0] != y.shape[0]:

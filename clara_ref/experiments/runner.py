@@ -170,8 +170,10 @@ def run_all(specs, out_dir: str, jobs: int = 1, progress: bool = True, *, execut
 
         bar = tqdm(total=len(specs), initial=len(specs) - len(todo), unit="run", desc="reproduce",
                    dynamic_ncols=True)
+    # Long runs first, so that the workers do not end waiting on one straggler.
+    order = sorted(todo, key=lambda s: -_cost(s))
     if executor == "dask" and todo:
-        _run_on_dask(sorted(todo, key=lambda s: -_cost(s)), out_dir, jobs, scheduler, data_dir, data_verified, bar)
+        _run_on_dask(order, out_dir, jobs, scheduler, data_dir, data_verified, bar)
     elif jobs <= 1 or len(todo) <= 1:
         _init_worker()
         for spec in todo:
@@ -179,8 +181,6 @@ def run_all(specs, out_dir: str, jobs: int = 1, progress: bool = True, *, execut
             if bar:
                 bar.update(1)
     else:
-        # Long runs first, so the pool does not end waiting on one straggler.
-        order = sorted(todo, key=lambda s: -_cost(s))
         pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(os.getpid(),))
         try:
             futures = [pool.submit(_work, s, data_dir, data_verified) for s in order]
