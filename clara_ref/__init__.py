@@ -20,7 +20,7 @@ Reference math: ``clara_ref.reference``. Property-testing harness: ``clara_ref.t
 from . import authors, data, images, models, objectives, reference
 from .gradcheck import gradcheck
 from .alera import C_for_damping, alera, salera
-from .errors import ClaraRefError, LearningRateError, NonFiniteGradientError, RateFloorError
+from .errors import ClaraRefError, LearningRateError, NonFiniteGradientError, NonFiniteStateError, RateFloorError
 from .checkpoint import load_state, save_state
 from .clara import clara
 from .constant import adam, sgd
@@ -35,4 +35,4 @@ __version__ = "0.1.0"
 __all__ = ["sgd", "adam", "sgd_direction", "adam_direction", "clara", "alera", "salera", "dadapt_sgd",
            "dadapt_adam", "prodigy", "C_for_damping", "authors", "reference", "objectives", "models", "data",
            "train", "optimize", "gradcheck", "images", "flatten", "block_sizes", "save_state", "load_state",
-           "ClaraRefError", "NonFiniteGradientError", "LearningRateError", "RateFloorError", "__version__"]
+           "ClaraRefError", "NonFiniteGradientError", "NonFiniteStateError", "LearningRateError", "RateFloorError", "__version__"]

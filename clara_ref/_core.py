@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from ._backend import as_1d_float, check_gradient, sq_norm
-from .errors import LearningRateError
+import numpy as np
+
+from ._backend import as_1d_float, check_gradient, is_array, sq_norm
+from .errors import LearningRateError, NonFiniteStateError
 
 __all__ = ["Optimizer", "block_slices", "block_sq_norms", "guard_rate", "LearningRateError", "begin_update",
-           "safe_exp"]
+           "safe_exp", "finite_result", "NonFiniteStateError"]
 
 
 class Optimizer:
@@ -97,6 +99,78 @@ def begin_update(theta, g, state):
     xp = as_1d_float(theta)
     check_gradient(xp, theta, g, step=state.t + 1)
     return xp
+
+
+def _leaves(node, path):
+    """(path, leaf) for every array and float of a state: nested NamedTuples and tuples (``etas``) are walked."""
+    if is_array(node):
+        yield path, node
+    elif isinstance(node, float):
+        yield path, node
+    elif isinstance(node, tuple):
+        names = getattr(node, "_fields", None) or [f"[{i}]" for i in range(len(node))]
+        for name, child in zip(names, node):
+            yield from _leaves(child, f"{path}.{name}" if not name.startswith("[") else f"{path}{name}")
+
+
+def _all_finite(xp, x) -> bool:
+    """One inner product <x, x> (BLAS): finite only if every entry is; the element-wise test runs only when it is
+    not (a non-finite entry, or a sum of squares that overflowed from large finite entries)."""
+    if xp is np:
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = float(np.dot(x, x)) if x.ndim == 1 else math.inf
+    else:
+        total = sq_norm(xp, x) if len(x.shape) == 1 else math.inf
+    return math.isfinite(total) or bool(xp.all(xp.isfinite(x)))
+
+
+def _cause(xp, name, g, direction, state) -> str:
+    """What made ``name`` non-finite, where it can be told from the gradient, the direction and the new state."""
+    v = getattr(getattr(state, "direction", None), "v", None)
+    if getattr(direction, "eps", None) == 0.0 and v is not None and bool(xp.any(v == 0)):
+        return ("eps = 0 and a coordinate whose gradient has been exactly 0 so far: m_hat / (sqrt(v_hat) + eps) is "
+                "0 / 0 there (use eps > 0)")
+    if name == "theta":
+        eta = getattr(state, "eta", None)
+        return (f"the move overflowed: theta - eta s left the range of {g.dtype}"
+                + (f" (eta = {eta:.3g}, max |g| = {float(xp.max(xp.abs(g))):.3g})" if isinstance(eta, float) else ""))
+    gmax = float(xp.max(xp.abs(g)))
+    limit = math.sqrt(float(xp.finfo(g.dtype).max))
+    if gmax > limit:
+        return (f"g**2 overflowed: |g| = {gmax:.3g} exceeds {limit:.3g}, the square root of the largest "
+                f"{g.dtype} (Adam's v and the baselines' squared sums then hold inf)")
+    return "the cause could not be told from the gradient"
+
+
+def finite_result(xp, step: int, g, theta, state, *, skip=(), direction=None):
+    """The last line of every update: ``(theta, state)`` when every array and float in them is finite, else
+    ``NonFiniteStateError`` naming the step, the first non-finite quantity and its cause where it can be told.
+
+    ``skip`` holds states or arrays already known to be finite (the old state, whose arrays an update may pass on
+    unchanged); their arrays are not tested again. Nothing is returned on failure, so the caller keeps its theta
+    and state: an update either succeeds with finite values or changes nothing.
+
+    >>> import numpy as np
+    >>> finite_result(np, 3, np.array([1e200]), np.zeros(1), (np.array([np.inf]),))
+    Traceback (most recent call last):
+    ...
+    clara_ref.errors.NonFiniteStateError: non-finite state[0] after the update at step 3 (1 of 1 entries are inf or NaN): g**2 overflowed: |g| = 1e+200 exceeds 1.34e+154, the square root of the largest float64 (Adam's v and the baselines' squared sums then hold inf); the caller's theta and state are unchanged
+    """
+    known = {id(a) for s in skip for _, a in _leaves(s, "") if is_array(a)}
+    for name, leaf in [("theta", theta), *_leaves(state, "state")]:
+        if is_array(leaf):
+            if id(leaf) in known or _all_finite(xp, leaf):
+                continue
+            bad = int(xp.sum(xp.astype(~xp.isfinite(leaf), xp.int64)))
+            what = f"({bad} of {leaf.shape[0] if len(leaf.shape) else 1} entries are inf or NaN)"
+        elif math.isfinite(leaf):
+            continue
+        else:
+            what = f"= {leaf!r}"
+        raise NonFiniteStateError(f"non-finite {name} after the update at step {step} {what}: "
+                                  f"{_cause(xp, name, g, direction, state)}; the caller's theta and state are "
+                                  "unchanged")
+    return theta, state
 
 
 def block_slices(sizes: tuple[int, ...]) -> tuple[tuple[int, int], ...]:

@@ -72,7 +72,7 @@ from typing import Any, NamedTuple
 from . import _validate as V
 from . import reference as R
 from ._backend import array_namespace, as_1d_float
-from ._core import Optimizer
+from ._core import Optimizer, finite_result
 from .errors import RateFloorError
 from .path import SKIP_FLOOR
 from .rate_control import PathRateControl
@@ -176,14 +176,15 @@ class Alera(_AleraParameters):
                           direction=self.direction.init(theta))
 
     def update(self, theta, g, state: AleraState, *, loss=None):
-        as_1d_float(theta)
+        xp = as_1d_float(theta)
         self.check_state(state, theta)
         # (L1-L7): cumulate normalised gradients, adapt every block's rate, then move with the new rates
         step = self._rule._step(theta, g, state.t, state.etas, state.p, state.direction, self.C)
         eta = _geometric_mean(step.etas, V.blocks_tuple(self.blocks, theta.shape[0]))
-        return step.theta, AleraState(t=state.t + 1, eta=eta, etas=step.etas, p=step.p, p_sq=sum(step.p_sqs),
-                                      reference=step.reference, multiplier=eta / state.eta,
-                                      multipliers=step.multipliers, direction=step.direction)
+        new = AleraState(t=state.t + 1, eta=eta, etas=step.etas, p=step.p, p_sq=sum(step.p_sqs),
+                         reference=step.reference, multiplier=eta / state.eta, multipliers=step.multipliers,
+                         direction=step.direction)
+        return finite_result(xp, state.t + 1, g, step.theta, new, skip=(state,), direction=self.direction)
 
 
 #: the factory is the class: one parameter list, in the dataclass fields
@@ -306,7 +307,7 @@ class Salera(_AleraParameters):
         return PageHinkleyState(k + 1, loss_bar, mu0, U, m, lam), U - m > lam    # (S3)
 
     def update(self, theta, g, state: SaleraState, *, loss=None):
-        as_1d_float(theta)
+        xp = as_1d_float(theta)
         self.check_state(state, theta)
         if loss is None:
             raise ValueError("salera.update needs the minibatch loss: update(theta, g, state, loss=f)")
@@ -316,9 +317,11 @@ class Salera(_AleraParameters):
         else:
             ph, alarm = state.ph, True                      # a non-finite loss is a catastrophe by itself
         if not alarm:
-            new_theta, inner = self.inner.update(theta, g, state.alera)
-            return new_theta, SaleraState(t=state.t + 1, eta=inner.eta, etas=inner.etas, alarm=False,
-                                          alarms=state.alarms, theta_prev=_copy(theta), ph=ph, alera=inner)
+            new_theta, inner = self.inner.update(theta, g, state.alera)       # checked finite by ALeRA itself
+            new = SaleraState(t=state.t + 1, eta=inner.eta, etas=inner.etas, alarm=False, alarms=state.alarms,
+                              theta_prev=_copy(theta), ph=ph, alera=inner)
+            return finite_result(xp, state.t + 1, g, new_theta, new, skip=(inner, new_theta),
+                                 direction=self.direction)
         ### Alarm (S4): back to the previous iterate, halve every rate, reset the test, discard this gradient
         etas = tuple(e / 2.0 for e in state.alera.etas)
         if min(etas) < RATE_FLOOR:
@@ -333,9 +336,9 @@ class Salera(_AleraParameters):
         if self.reset_t_on_alarm:
             inner = inner._replace(t=0)
         new_theta = _copy(state.theta_prev) if self.backtrack else theta    # never hand out the state's array
-        return new_theta, SaleraState(t=state.t, eta=inner.eta, etas=etas, alarm=True, alarms=state.alarms + 1,
-                                      theta_prev=state.theta_prev, ph=PageHinkleyState(lam=ph.lam, **_PH_RESET),
-                                      alera=inner)
+        new = SaleraState(t=state.t, eta=inner.eta, etas=etas, alarm=True, alarms=state.alarms + 1,
+                          theta_prev=state.theta_prev, ph=PageHinkleyState(lam=ph.lam, **_PH_RESET), alera=inner)
+        return finite_result(xp, state.t + 1, g, new_theta, new, skip=(state,), direction=self.direction)
 
 
 #: the factory is the class: one parameter list, in the dataclass fields

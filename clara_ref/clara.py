@@ -61,7 +61,7 @@ from dataclasses import KW_ONLY, dataclass
 from typing import Any, NamedTuple
 
 from ._backend import as_1d_float
-from ._core import Optimizer
+from ._core import Optimizer, finite_result
 from .rate_control import PathRateControl
 
 __all__ = ["Clara", "ClaraState", "clara"]
@@ -150,13 +150,13 @@ class Clara(Optimizer):
                           multiplier=1.0, d=self.damping(sizes), direction=self.direction.init(theta))
 
     def update(self, theta, g, state: ClaraState, *, loss=None):
-        as_1d_float(theta)
+        xp = as_1d_float(theta)
         self.check_state(state, theta)
         # (A1-A8): propose, move with the current eta, cumulate, adapt eta after the move
         step = self._rule._step(theta, g, state.t, (state.eta,), state.p, state.direction, state.d)
-        return step.theta, ClaraState(t=state.t + 1, eta=step.etas[0], p=step.p, p_sq=sum(step.p_sqs),
-                                      reference=step.reference, multiplier=step.multipliers[0], d=state.d,
-                                      direction=step.direction)
+        new = ClaraState(t=state.t + 1, eta=step.etas[0], p=step.p, p_sq=sum(step.p_sqs), reference=step.reference,
+                         multiplier=step.multipliers[0], d=state.d, direction=step.direction)
+        return finite_result(xp, state.t + 1, g, step.theta, new, skip=(state,), direction=self.direction)
 
 
 #: the factory is the class: one parameter list, in the dataclass fields

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from . import _validate as V
 from ._backend import as_1d_float
-from ._core import Optimizer, begin_update
+from ._core import Optimizer, begin_update, finite_result
 from .directions import adam_direction, sgd_direction
 
 __all__ = ["ConstantRate", "ConstantRateState", "sgd", "adam"]
@@ -57,11 +57,13 @@ class ConstantRate(Optimizer):
     def update(self, theta, g, state: ConstantRateState, *, loss=None):
         as_1d_float(theta)
         self.check_state(state, theta)
-        begin_update(theta, g, state)
+        xp = begin_update(theta, g, state)
         s, dstate = self.direction.propose(theta, g, state.direction)   # (C1)
         step = s * -state.eta                                            # fresh array: s may be the caller's g
         step += theta                                                    # (C2) theta - eta s
-        return step, ConstantRateState(t=state.t + 1, eta=state.eta, direction=dstate)
+        return finite_result(xp, state.t + 1, g, step, ConstantRateState(t=state.t + 1, eta=state.eta,
+                                                                          direction=dstate),
+                             skip=(state,), direction=self.direction)
 
 
 def sgd(eta0: float, weight_decay: float = 0.0) -> ConstantRate:

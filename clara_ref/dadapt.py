@@ -55,7 +55,7 @@ from typing import Any, NamedTuple
 
 from . import _validate as V
 from ._backend import as_1d_float, dot, sq_norm
-from ._core import Optimizer, begin_update, guard_rate
+from ._core import Optimizer, begin_update, finite_result, guard_rate
 
 __all__ = ["DAdaptSGD", "DAdaptSGDState", "DAdaptAdam", "DAdaptAdamState", "dadapt_sgd", "dadapt_adam"]
 
@@ -133,15 +133,16 @@ class DAdaptSGD(Optimizer):
         s = state.s + lam * g                                                 # (D4)
         s_sq = sq_norm(xp, s)
         if s_sq == 0.0:                                                       # (D5)
-            return theta, state._replace(g0_norm=g0_norm, s=s)
+            return finite_result(xp, state.t + 1, g, theta, state._replace(g0_norm=g0_norm, s=s), skip=(state,))
         d_hat = 2.0 * numerator / math.sqrt(s_sq)                             # (D6)
         d = max(state.d, min(d_hat, state.d * self.growth_rate))
         z = state.x0 - s                                                      # (D7)
         c_k = 1.0 - self.momentum
         new_theta = z if self.momentum == 0.0 else theta * (1.0 - c_k) + c_k * z
         eta = guard_rate(d * self.lr, state.t + 1, None, None)     # d lr must stay a positive float
-        return new_theta, DAdaptSGDState(t=state.t + 1, eta=eta, d=d, d_hat=d_hat, numerator=numerator,
-                                         g0_norm=g0_norm, x0=state.x0, s=s)
+        new = DAdaptSGDState(t=state.t + 1, eta=eta, d=d, d_hat=d_hat, numerator=numerator, g0_norm=g0_norm,
+                             x0=state.x0, s=s)
+        return finite_result(xp, state.t + 1, g, new_theta, new, skip=(state,))
 
 class DAdaptAdamState(NamedTuple):
     """``t``: updates done (= the package's k). ``eta``: d lr. ``d``, ``d_hat``, ``numerator`` (N) as in the
@@ -219,7 +220,7 @@ class DAdaptAdam(Optimizer):
         s = state.s * sqrt_b2 + (dlr * (1 - sqrt_b2)) * g                               # (E5)
         s_l1 = float(xp.sum(xp.abs(s)))
         if s_l1 == 0.0:                                                                 # (E6)
-            return theta, state._replace(s=s, m=m, v=v)
+            return finite_result(xp, k + 1, g, theta, state._replace(s=s, m=m, v=v), skip=(state,))
         numerator = sqrt_b2 * state.numerator + (1 - sqrt_b2) * a                      # (E7)
         d_hat = numerator / ((1 - sqrt_b2) * s_l1)
         d = max(state.d, min(d_hat, state.d * self.growth_rate))                        # (E8)
@@ -228,8 +229,8 @@ class DAdaptAdam(Optimizer):
             new_theta = theta - (self.weight_decay * dlr) * theta                       # (E9)
         new_theta = new_theta - m / (xp.sqrt(v) + self.eps)                             # (E9)
         eta = guard_rate(d * self.lr, state.t + 1, None, None)     # d lr must stay a positive float
-        return new_theta, DAdaptAdamState(t=k + 1, eta=eta, d=d, d_hat=d_hat, numerator=numerator, s=s, m=m,
-                                          v=v)
+        new = DAdaptAdamState(t=k + 1, eta=eta, d=d, d_hat=d_hat, numerator=numerator, s=s, m=m, v=v)
+        return finite_result(xp, k + 1, g, new_theta, new, skip=(state,))
 
 #: the factories are the classes: one parameter list, in the dataclass fields
 dadapt_sgd = DAdaptSGD

@@ -35,7 +35,8 @@ Notes
 * m_hat and v_hat are formed literally, one line per equation. torch folds the corrections into the step size;
   the two agree to float rounding (checked in tests/test_torch_crosscheck.py).
 * A gradient so large that g^2 overflows (|g| > 1.3e154 in float64, 1.8e19 in float32) makes v_hat = inf and the
-  step 0 for that coordinate, never NaN (as torch.optim.Adam).
+  step 0 for that coordinate, never NaN (as torch.optim.Adam); but v = inf would freeze that coordinate for good, so
+  the optimizers refuse such an update (``NonFiniteStateError``, naming g**2) instead of returning it.
 
 References
 ----------
@@ -193,9 +194,10 @@ def adam_direction(beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
     Symbols: ``beta1, beta2`` = torch's ``betas``; ``eps`` outside the root; ``weight_decay`` = coupled L2.
     Reference: Kingma & Ba, arXiv 1412.6980, Algorithm 1.
 
-    ``eps = 0`` is allowed (it makes the direction exactly invariant to rescaling the gradient) and behaves as
-    torch.optim.Adam with eps=0: a coordinate whose gradient has been exactly 0 so far gives 0 / 0 = NaN, which the
-    training loops report as a divergence (tests/test_directions.py).
+    ``eps = 0`` is allowed (it makes the direction exactly invariant to rescaling the gradient). A coordinate whose
+    gradient has been exactly 0 so far then gives 0 / 0 = NaN, which torch.optim.Adam with eps=0 returns silently;
+    every clara_ref optimizer refuses such an update with a ``NonFiniteStateError`` that names eps = 0, and the
+    training loops report it as a divergence (tests/test_directions.py).
 
     On the first step m_hat = g and v_hat = g^2, so s_1 = g / (|g| + eps), about sign(g):
 

@@ -6,6 +6,7 @@ working::
     ClaraRefError
     ├── NonFiniteGradientError   (also ValueError)          a gradient held inf or NaN; the state is unchanged
     ├── LearningRateError        (also FloatingPointError)  an adapted rate became inf, 0 or NaN
+    ├── NonFiniteStateError      (also FloatingPointError)  an update made theta or the state inf or NaN
     ├── RateFloorError           (also FloatingPointError)  SALeRA halved a rate below 1e-15
     ├── images.DataMissingError  (also FileNotFoundError)   an image dataset's files are not in its folder
     └── images.ChecksumError     (also ValueError)          a dataset file is not the official one
@@ -17,7 +18,7 @@ working::
 
 from __future__ import annotations
 
-__all__ = ["ClaraRefError", "NonFiniteGradientError", "LearningRateError", "RateFloorError"]
+__all__ = ["ClaraRefError", "NonFiniteGradientError", "LearningRateError", "NonFiniteStateError", "RateFloorError"]
 
 
 class ClaraRefError(Exception):
@@ -30,6 +31,12 @@ class NonFiniteGradientError(ClaraRefError, ValueError):
 
 class LearningRateError(ClaraRefError, FloatingPointError):
     """The adapted learning rate left the floats (inf, 0 or NaN); the state was left unchanged."""
+
+
+class NonFiniteStateError(ClaraRefError, FloatingPointError):
+    """An update would have made theta or the optimizer state inf or NaN (for example Adam's v after g**2
+    overflowed); the message names the step, the quantity and the cause where it is known. Nothing was returned,
+    so the caller's theta and state are as they were."""
 
 
 class RateFloorError(ClaraRefError, FloatingPointError):

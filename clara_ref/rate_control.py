@@ -69,6 +69,12 @@ class Step(NamedTuple):
     direction: Any
 
 
+def _applied(eta: float, f: float, new: float) -> float:
+    """The factor the rate was really multiplied by: f, or new / eta where the bounds eta_min/eta_max clamped it
+    (an exp that overflowed to inf under eta_max is then the finite factor that reached the bound)."""
+    return f if new == eta * f else new / eta
+
+
 @lru_cache(maxsize=256)
 def _null_mean(null_direction, c: float, sizes: tuple, t: int | None) -> float:
     return sum(R.path_sq_norm_mean(null_direction, c=c, n=n, t=t) for n in sizes)
@@ -154,7 +160,8 @@ class PathRateControl:
             else:
                 sigma = math.sqrt(sum(_null_std(self._null_direction, self.c, self.sigma, n) ** 2 for n in sizes))
                 f = safe_exp(d * (P - ref) / sigma)
-            return (guard_rate(etas[0] * f, t, self.eta_min, self.eta_max),), (f,)
+            new = guard_rate(etas[0] * f, t, self.eta_min, self.eta_max)
+            return (new,), (_applied(etas[0], f, new),)
         if self.score == "ratio":
             fs = tuple(safe_exp(d * (q / r - 1.0)) for q, r in zip(p_sqs, refs))
         else:
@@ -162,7 +169,7 @@ class PathRateControl:
                        for q, r, n in zip(p_sqs, refs, sizes))
         new = tuple(guard_rate(e * f, t, self.eta_min, self.eta_max, block=b if len(etas) > 1 else None)
                     for b, (e, f) in enumerate(zip(etas, fs)))
-        return new, fs
+        return new, tuple(_applied(e, f, n) for e, f, n in zip(etas, fs, new))
 
     def _move(self, xp, theta, s, s_norms, etas, slices):
         """(K6): theta_b - eta_b s_b, or eta_b times the unit direction for move="unit"."""

@@ -67,16 +67,24 @@ def test_sgd_direction_by_hand():
 
 
 @pytest.mark.parametrize("dtype,size", [(np.float64, 1e300), (np.float32, 1e30)])
-def test_adam_stays_finite_when_the_squared_gradient_overflows(dtype, size):
-    """g^2 = inf makes v_hat = inf and the step 0 (torch.optim.Adam does the same); never inf - inf = NaN."""
+def test_adam_names_a_squared_gradient_that_overflows(dtype, size):
+    """g^2 = inf makes v_hat = inf: the direction's step is 0 there, never inf - inf = NaN (as torch.optim.Adam),
+    but v = inf would freeze that coordinate for good, so every Adam-based optimizer refuses the update with a
+    NonFiniteStateError that names g**2, and the caller's theta and state stay as they were."""
     theta = np.ones(4, dtype=dtype)
-    for opt in (cr.adam(1e-3), cr.clara(cr.adam_direction(), 1e-3, d=1e-3)):
-        th, state = theta, opt.init(theta)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)      # numpy reports the overflow of g * g
-            for k in range(10):
-                th, state = opt.update(th, np.full(4, size * (-1) ** k, dtype=dtype), state)
-        assert np.all(np.isfinite(th)) and th.dtype == dtype
+    g = np.full(4, size, dtype=dtype)
+    d = cr.adam_direction()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)      # numpy reports the overflow of g * g
+        s, st = d.propose(theta, g, d.init(theta))
+        assert np.all(s == 0) and np.all(np.isinf(st.v))
+        for opt in (cr.adam(1e-3), cr.clara(cr.adam_direction(), 1e-3, d=1e-3)):
+            state = opt.init(theta)
+            before = state.direction.v.copy()
+            with pytest.raises(cr.NonFiniteStateError, match=r"state.direction.v after the update at step 1 .*"
+                                                             r"g\*\*2 overflowed"):
+                opt.update(theta, g, state)
+            assert np.array_equal(state.direction.v, before) and np.all(theta == 1)
 
 
 def test_a_new_direction_works_in_clara_without_editing_it():
@@ -118,12 +126,17 @@ def test_a_new_direction_works_in_clara_without_editing_it():
     assert opt.hyperparameters()["direction"] == "rmsprop" and opt.hyperparameters()["alpha"] == 0.99
 
 
-def test_eps_zero_gives_nan_on_a_zero_gradient_as_torch_does():
+def test_eps_zero_on_a_zero_gradient_is_named_where_torch_gives_nan():
+    """eps = 0 and a coordinate whose gradient is 0: m_hat / sqrt(v_hat) = 0 / 0. torch.optim.Adam returns NaN
+    silently; clara_ref refuses the update and says why."""
     opt = cr.adam(0.1, eps=0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)                # numpy reports 0 / 0
-        theta, _ = opt.update(np.ones(2), np.array([0.0, 1.0]), opt.init(np.ones(2)))
-    assert math.isnan(theta[0]) and theta[1] == pytest.approx(0.9)
+        with pytest.raises(cr.NonFiniteStateError, match=r"non-finite theta .* eps = 0 and a coordinate whose "
+                                                         r"gradient has been exactly 0"):
+            opt.update(np.ones(2), np.array([0.0, 1.0]), opt.init(np.ones(2)))
+        theta, _ = opt.update(np.ones(2), np.array([2.0, 1.0]), opt.init(np.ones(2)))
+    assert theta.tolist() == pytest.approx([0.9, 0.9])
     torch = pytest.importorskip("torch")
     p = torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
     p.grad = torch.tensor([0.0, 1.0], dtype=torch.float64)

@@ -6,7 +6,8 @@ that names nothing may escape.
 One argument is fuzzed at a time (the others keep valid values), so "the offending parameter" is known. An optimizer
 that was built is then run for three updates on float64 and float32 parameters: there, besides errors naming the
 argument (``blocks`` that do not fit theta, say), a ``ClaraRefError`` that reports a divergence (a rate that left
-the floats, SALeRA's rate floor) is a legitimate outcome of the dynamics and needs to name nothing.
+the floats, SALeRA's rate floor, an update that overflowed the state) is a legitimate outcome of the dynamics and
+needs to name nothing.
 """
 
 import math
@@ -99,7 +100,7 @@ FUNCTIONS = {
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
 #: divergences are outcomes of the dynamics, not argument errors
-DYNAMICS = (cr.LearningRateError, cr.RateFloorError, cr.NonFiniteGradientError)
+DYNAMICS = (cr.LearningRateError, cr.RateFloorError, cr.NonFiniteGradientError, cr.NonFiniteStateError)
 
 
 def _names(message: str, param: str) -> bool:
