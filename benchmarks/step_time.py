@@ -6,18 +6,54 @@ Compares, per (n, dtype): clara_ref ``adam``; ``clara(adam_direction())`` (its a
 (moments in the in-place lerp form m + (1-beta1)(g - m), bias corrections folded into the step), which measures what
 the literal equations cost. The contenders are timed in turn within every repeat (interleaved), so a slow phase of a
 noisy machine hits all of them; each figure is the median over ``--repeat`` repeats of the mean time of ``steps`` steps.
+
+A second table measures the finite-state check that ends every update (``clara_ref._core.finite_result``: one
+BLAS inner product per array of the new state) by timing ``adam``, ``clara(adam_direction())``, ``sgd`` and
+``clara(sgd_direction())`` with it and, interleaved with them in the same repeats, with the check replaced by a
+pass-through (for this benchmark only).
 Run: ``python benchmarks/step_time.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import time
 
 import numpy as np
 
+import importlib
+
 import clara_ref as cr
+
+#: the modules whose updates end with the finite-state check (``cr.clara`` is the factory, so by module name)
+_CHECKED = tuple(importlib.import_module(f"clara_ref.{name}") for name in ("constant", "clara"))
+
+
+def _unchecked(xp, step, g, theta, state, **_):
+    return theta, state
+
+
+@contextlib.contextmanager
+def _without_check():
+    """For this benchmark only: the updates of ``_CHECKED`` without their finite-state check."""
+    saved = [m.finite_result for m in _CHECKED]
+    for m in _CHECKED:
+        m.finite_result = _unchecked
+    try:
+        yield
+    finally:
+        for m, f in zip(_CHECKED, saved):
+            m.finite_result = f
+
+
+def _plain(run):
+    def unchecked(steps):
+        with _without_check():
+            run(steps)
+
+    return unchecked
 
 
 def _ours(opt, n, dtype):
@@ -76,6 +112,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1_000, 100_000, 1_000_000])
     ap.add_argument("--repeat", type=int, default=9)
+    ap.add_argument("--check-sizes", type=int, nargs="*", default=[1_000_000],
+                    help="sizes of the finite-state check's table (none: skip it)")
     args = ap.parse_args(argv)
     try:
         import torch
@@ -116,6 +154,37 @@ def main(argv=None):
                               f"{t['clara-adam'] * 1e6:.1f}",
                               f"{(t['clara-adam'] / t['adam'] - 1) * 100:+.0f}%", f"{t['sgd'] * 1e6:.1f}",
                               f"{t['clara-sgd'] * 1e6:.1f}", f"{(t['clara-sgd'] / t['sgd'] - 1) * 100:+.0f}%") + tcols))
+    if args.check_sizes:
+        _check_table(args)
+
+
+def _check_table(args):
+    print("\nThe finite-state check at the end of every update (same run, interleaved, median of the repeats)\n")
+    header = ("n", "dtype", "optimizer", "with check us", "without us", "check cost")
+    print(" | ".join(header))
+    print("|".join(["---"] * len(header)))
+    for n in args.check_sizes:
+        steps = max(20, min(2000, 20_000_000 // (n * 10)))
+        for dtype in (np.float32, np.float64):
+            makers = {"adam": lambda: cr.adam(1e-3), "clara-adam": lambda: cr.clara(cr.adam_direction(), 1e-3),
+                      "sgd": lambda: cr.sgd(1e-3), "clara-sgd": lambda: cr.clara(cr.sgd_direction(), 1e-3)}
+            contenders = {}
+            for name, make in makers.items():
+                contenders[(name, True)] = _ours(make(), n, dtype)
+                contenders[(name, False)] = _plain(_ours(make(), n, dtype))
+            times = {k: [] for k in contenders}
+            for run in contenders.values():
+                run(3)
+            for _ in range(args.repeat):
+                for key, run in contenders.items():
+                    t0 = time.perf_counter()
+                    run(steps)
+                    times[key].append((time.perf_counter() - t0) / steps)
+            t = {k: statistics.median(v) for k, v in times.items()}
+            for name in makers:
+                on, off = t[(name, True)], t[(name, False)]
+                print(" | ".join((f"{n:.0e}", np.dtype(dtype).name, name, f"{on * 1e6:.1f}", f"{off * 1e6:.1f}",
+                                  f"{(on / off - 1) * 100:+.1f}%")))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import numpy as np
 from ._validate import FLOAT16_REASON
 from .errors import NonFiniteGradientError
 
-__all__ = ["array_namespace", "is_array", "dot", "sq_norm", "check_gradient", "NonFiniteGradientError",
+__all__ = ["array_namespace", "is_array", "dot", "sq_norm", "norm", "check_gradient", "NonFiniteGradientError",
            "as_1d_float"]
 
 
@@ -62,8 +62,28 @@ def sq_norm(xp, x) -> float:
     return dot(xp, x, x)
 
 
-def check_gradient(xp, theta, g, step: int) -> None:
-    """Refuse a gradient whose shape or dtype does not match ``theta``, or that holds inf/NaN.
+def norm(xp, x) -> float:
+    """Euclidean norm of the 1-D array ``x`` as a Python float, also where the sum of squares under- or overflows
+    (entries of 1e-200 or 1e200): then it is max|x| |x / max|x||, one more pass.
+
+    >>> import numpy as np
+    >>> norm(np, np.array([3e-200, 4e-200])), norm(np, np.array([3.0, 4.0]))
+    (5e-200, 5.0)
+    """
+    with np.errstate(over="ignore", under="ignore"):
+        q = sq_norm(xp, x)
+    if q > 0.0 and math.isfinite(q):
+        return math.sqrt(q)
+    scale = float(xp.max(xp.abs(x)))
+    if scale == 0.0 or not math.isfinite(scale):
+        return scale
+    return scale * math.sqrt(sq_norm(xp, x / scale))
+
+
+def check_gradient(xp, theta, g, step: int) -> bool:
+    """Refuse a gradient whose shape or dtype does not match ``theta``, or that holds inf/NaN; return whether its
+    sum of squares <g, g> is finite, which implies that every g_i^2 is (the updates use this to know that Adam's
+    second moment cannot have overflowed).
 
     ``step`` is the 1-based number of the update being attempted; it is named in the message.
     The check is a single inner product <g, g>: it is finite only if every entry is finite (inf^2 = inf, NaN
@@ -90,13 +110,14 @@ def check_gradient(xp, theta, g, step: int) -> None:
     else:
         total = dot(xp, g, g)
     if math.isfinite(total):
-        return
+        return True
     bad = int(xp.sum(xp.astype(~xp.isfinite(g), xp.int64)))
     if bad:
         raise NonFiniteGradientError(
             f"non-finite gradient at step {step} ({bad} of {g.shape[0]} entries are inf or NaN); "
             "the state was left unchanged"
         )
+    return False
 
 
 def as_1d_float(theta, name: str = "theta"):

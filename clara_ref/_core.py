@@ -146,9 +146,13 @@ def finite_result(xp, step: int, g, theta, state, *, skip=(), direction=None):
     """The last line of every update: ``(theta, state)`` when every array and float in them is finite, else
     ``NonFiniteStateError`` naming the step, the first non-finite quantity and its cause where it can be told.
 
-    ``skip`` holds states or arrays already known to be finite (the old state, whose arrays an update may pass on
-    unchanged); their arrays are not tested again. Nothing is returned on failure, so the caller keeps its theta
-    and state: an update either succeeds with finite values or changes nothing.
+    ``skip`` holds states or arrays already known to be finite, whose arrays are not tested again: the old state
+    (an update may pass its arrays on unchanged), and what an update can prove finite without a pass over memory
+    (Adam's m and v when <g, g> was finite, so that no g_i^2 overflowed; a path whose squared norm, a float leaf
+    of the state that is tested here, is finite). An array's test is one BLAS inner product, a read pass over it:
+    every avoidable one costs a few per cent of a large update (benchmarks/step_time.py). Nothing is returned on
+    failure, so the caller keeps its theta and state: an update either succeeds with finite values or changes
+    nothing.
 
     >>> import numpy as np
     >>> finite_result(np, 3, np.array([1e200]), np.zeros(1), (np.array([np.inf]),))

@@ -73,6 +73,7 @@ from . import _validate as V
 from . import reference as R
 from ._backend import array_namespace, as_1d_float
 from ._core import Optimizer, finite_result
+from .constant import _moments_fit
 from .errors import RateFloorError
 from .path import SKIP_FLOOR
 from .rate_control import PathRateControl
@@ -184,7 +185,9 @@ class Alera(_AleraParameters):
         new = AleraState(t=state.t + 1, eta=eta, etas=step.etas, p=step.p, p_sq=sum(step.p_sqs),
                          reference=step.reference, multiplier=eta / state.eta, multipliers=step.multipliers,
                          direction=step.direction)
-        return finite_result(xp, state.t + 1, g, step.theta, new, skip=(state,), direction=self.direction)
+        # the path is finite when p_sq (tested) is; the moments when no g_i^2 overflowed (as in clara)
+        known = (state, step.p) + ((step.direction,) if _moments_fit(self.direction, step.squares_fit) else ())
+        return finite_result(xp, state.t + 1, g, step.theta, new, skip=known, direction=self.direction)
 
 
 #: the factory is the class: one parameter list, in the dataclass fields

@@ -75,7 +75,7 @@ def _parser():
 
 
 def _reproduce(args, argv) -> int:
-    from .experiments import claims, grid, report, runner
+    from .experiments import claims, decide, grid, runner
 
     if args.jobs < 1:
         raise _Fail(f"--jobs must be at least 1, got {args.jobs}")
@@ -110,37 +110,62 @@ def _reproduce(args, argv) -> int:
     t0 = time.perf_counter()
     print(f"clara_ref reproduce: preset {preset.name}, {len(specs)} runs, {args.jobs} worker(s), out {args.out}/",
           file=sys.stderr)
+    command = "python -m clara_ref " + " ".join(shlex.quote(a) for a in argv)
+    done_specs = list(specs)                          # every spec this command runs, extra seeds included
+
+    def run(todo):
+        known = set(done_specs)
+        done_specs.extend(s for s in todo if s not in known)
+        return runner.run_all(todo, args.out, jobs=min(args.jobs, len(todo)), progress=not args.no_progress,
+                              executor=args.executor, scheduler=args.scheduler, data_dir=data_dir,
+                              data_verified=verified)
+
     try:
-        records, resumed = runner.run_all(specs, args.out, jobs=args.jobs, progress=not args.no_progress,
-                                          executor=args.executor, scheduler=args.scheduler, data_dir=data_dir,
-                                          data_verified=verified)
+        records, resumed = run(specs)
+        decision = None
+        if preset.decide_seeds and args.seeds is None:
+            # claims that are not robust at the preset's seeds get more seeds on their deciding cells
+            decision = decide.until_decided(
+                specs, records, lambda todo: run(todo)[0], max_seeds=preset.decide_seeds,
+                budget_s=preset.decide_budget_s, jobs=args.jobs,
+                is_done=lambda s: os.path.exists(os.path.join(args.out, "runs", s.run_id + ".json")))
+            records = decision.records
     except runner.RunFileError as exc:
         raise _Fail(str(exc)) from None
     except KeyboardInterrupt:
         # keep what finished: write the summary and report of the runs on disk, then stop
-        done = [s for s in specs if os.path.exists(os.path.join(args.out, "runs", s.run_id + ".json"))]
+        done = [s for s in done_specs if os.path.exists(os.path.join(args.out, "runs", s.run_id + ".json"))]
         if done:
-            records = runner.load_records(args.out, done)
-            report.write_summary(records, os.path.join(args.out, "summary.csv"))
-            report.write_report(records, args.out, preset, "python -m clara_ref " + " ".join(map(shlex.quote, argv)),
-                                time.perf_counter() - t0, [], resumed=0)
-        print(f"interrupted: {len(done)} of {len(specs)} runs finished and are kept (summary and report of them "
-              "written); a rerun resumes", file=sys.stderr)
+            _write_outputs(runner.load_records(args.out, done), args, preset, command, t0, 0, None,
+                           interrupted=True)
+        print(f"interrupted: {len(done)} of {len(done_specs)} runs finished and are kept (summary and report of "
+              "them written); a rerun resumes", file=sys.stderr)
         return 130
-    report.write_summary(records, os.path.join(args.out, "summary.csv"))
-    figures = report.write_figures(records, args.out)
-    command = "python -m clara_ref " + " ".join(shlex.quote(a) for a in argv)
-    results = claims.evaluate(records)
-    report.write_claims(results, os.path.join(args.out, "claims.json"))
-    path = report.write_report(records, args.out, preset, command, time.perf_counter() - t0, figures,
-                               resumed=resumed, claims=results)
+    path, results = _write_outputs(records, args, preset, command, t0, resumed, decision)
     n_div = sum(r["diverged"] for r in records)
     print(f"done in {time.perf_counter() - t0:.1f} s: {len(records)} runs ({n_div} diverged); report: {path}")
+    if preset.demonstration:
+        print(f"  (preset {preset.name} runs reduced budgets: its verdicts are a demonstration; the paper and images "
+              "presets are the test)")
     for c in results:
         extra = "" if c.robustness is None else f" (margin {c.margin:+.3g}, robustness {c.robustness:.0%}" + \
-            (", borderline)" if c.borderline else ")")
+            (", borderline)" if c.borderline and c.verdict != claims.UNDECIDED_VERDICT else ")")
         print(f"  {c.id}: {c.verdict}{extra}")
     return 0
+
+
+def _write_outputs(records, args, preset, command, t0, resumed, decision, *, interrupted=False):
+    """summary.csv, claims.json, the figures and report.md of ``records``: one place for a finished and an
+    interrupted sweep. The claims come from the decision when extra seeds ran, else from the records."""
+    from .experiments import claims, report
+
+    report.write_summary(records, os.path.join(args.out, "summary.csv"))
+    results = decision.results if decision is not None else claims.evaluate(records)
+    report.write_claims(results, os.path.join(args.out, "claims.json"))
+    figures = report.write_figures(records, args.out, results)
+    path = report.write_report(records, args.out, preset, command, time.perf_counter() - t0, figures,
+                               resumed=resumed, claims=results, decision=decision, interrupted=interrupted)
+    return path, results
 
 
 def _prepare_images(specs, args):

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import _validate as V
-from ._backend import as_1d_float
-from ._core import Optimizer, begin_update, finite_result
+from ._backend import as_1d_float, check_gradient
+from ._core import Optimizer, finite_result
 from .directions import adam_direction, sgd_direction
 
 __all__ = ["ConstantRate", "ConstantRateState", "sgd", "adam"]
@@ -57,13 +57,21 @@ class ConstantRate(Optimizer):
     def update(self, theta, g, state: ConstantRateState, *, loss=None):
         as_1d_float(theta)
         self.check_state(state, theta)
-        xp = begin_update(theta, g, state)
+        xp = as_1d_float(theta)
+        squares_fit = check_gradient(xp, theta, g, step=state.t + 1)
         s, dstate = self.direction.propose(theta, g, state.direction)   # (C1)
         step = s * -state.eta                                            # fresh array: s may be the caller's g
         step += theta                                                    # (C2) theta - eta s
-        return finite_result(xp, state.t + 1, g, step, ConstantRateState(t=state.t + 1, eta=state.eta,
-                                                                          direction=dstate),
-                             skip=(state,), direction=self.direction)
+        new = ConstantRateState(t=state.t + 1, eta=state.eta, direction=dstate)
+        return finite_result(xp, state.t + 1, g, step, new, direction=self.direction,
+                             skip=(state, dstate) if _moments_fit(self.direction, squares_fit) else (state,))
+
+
+def _moments_fit(direction, squares_fit: bool) -> bool:
+    """Are the direction's new moments finite without a test? Adam's m and v are convex combinations of their
+    finite old values and of g and g^2, so they are finite when no g_i^2 overflowed (<g, g> finite) and no weight
+    decay was added into g (which could overflow)."""
+    return squares_fit and not getattr(direction, "weight_decay", 0.0)
 
 
 def sgd(eta0: float, weight_decay: float = 0.0) -> ConstantRate:

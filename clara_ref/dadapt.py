@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import _validate as V
-from ._backend import as_1d_float, dot, sq_norm
+from ._backend import as_1d_float, dot, norm, sq_norm
 from ._core import Optimizer, begin_update, finite_result, guard_rate
 
 __all__ = ["DAdaptSGD", "DAdaptSGDState", "DAdaptAdam", "DAdaptAdamState", "dadapt_sgd", "dadapt_adam"]
@@ -122,7 +122,7 @@ class DAdaptSGD(Optimizer):
         xp = begin_update(theta, g, state)
         g0_norm = state.g0_norm
         if state.t == 0:
-            g0_norm = math.sqrt(sq_norm(xp, g))                               # (D1)
+            g0_norm = norm(xp, g)              # (D1); also where |g|^2 under- or overflows
             if g0_norm == 0.0:
                 raise ValueError("dadapt_sgd: the first gradient is zero, so lr/|g_0| is undefined (upstream "
                                  "divides by zero); start from a point with a non-zero gradient")

@@ -10,10 +10,15 @@ Every objective is built by a factory, so its value and gradient share their par
     beale             f(x, y) = sum_k (c_k - x + x y^k)^2,  c = (1.5, 2.25, 2.625)  x* = (3, 0.5)
     three_hump_camel  f(x, y) = 2x^2 - 1.05x^4 + x^6/6 + xy + y^2                  x* = 0
     ackley            f(x, y) = -20 exp(-0.2 sqrt((x^2+y^2)/2)) - exp((cos 2 pi x + cos 2 pi y)/2) + e + 20   x* = 0
+    pure_noise        f(x) = 0,  grad(x, rng) = sigma xi  (no signal at all)             every x is optimal
 
 Noise (as the authors' notebooks): with ``noise = sigma > 0`` and an rng, ``grad(x, rng)`` returns the exact
 gradient at x + sigma xi, xi ~ N(0, I). The metric is the distance to the nearest global minimum
 (``objective.distance(x)``).
+
+``pure_noise`` is the null hypothesis of the path rules: its gradients are i.i.d. N(0, sigma^2 I) whatever x is, so
+a sound rule's rate should neither rise nor fall on it (docs/derivations.md; claim C0 of the benchmark). Its
+``distance`` is |x|, how far the noise has carried x from the start 0.
 
 Why a rotated ellipsoid: Adam's step is invariant to rescaling each coordinate of the gradient (up to eps), so on
 the axis-aligned ellipsoid, started at x0 = 100 in every coordinate, Adam moves exactly as on the sphere. Turned by a
@@ -36,7 +41,8 @@ from . import _validate as V
 
 __all__ = ["Objective", "get", "rotation", "NAMES"]
 
-NAMES = ("sphere", "ellipsoid", "ellipsoid_rotated", "rosenbrock", "himmelblau", "beale", "three_hump_camel", "ackley")
+NAMES = ("sphere", "ellipsoid", "ellipsoid_rotated", "rosenbrock", "himmelblau", "beale", "three_hump_camel", "ackley",
+         "pure_noise")
 
 
 @dataclass(frozen=True)
@@ -67,9 +73,12 @@ class Objective:
         return float(self._value(self._check(x)))
 
     def grad(self, x, rng: np.random.Generator | None = None) -> np.ndarray:
-        """The gradient at x, or at x + noise xi when ``noise > 0`` and ``rng`` is given."""
+        """The gradient at x, or at x + noise xi when ``noise > 0`` and ``rng`` is given (``pure_noise``: noise xi
+        itself, the gradient of f = 0 plus pure noise)."""
         x = self._check(x)
         V.generator("rng", rng, allow_none=True)
+        if self.name == "pure_noise":
+            return self.noise * rng.standard_normal(self.n) if self.noise > 0.0 and rng is not None else 0.0 * x
         if self.noise > 0.0 and rng is not None:
             x = x + self.noise * rng.standard_normal(self.n)
         return self._grad(x)
@@ -220,6 +229,8 @@ def get(name: str, n: int | None = None, noise: float = 0.0, condition: float = 
             value, grad, x_star, x0 = _ellipsoid_rotated(n, float(condition), int(rotation_seed))
     elif name == "rosenbrock":
         value, grad, x_star, x0 = _rosenbrock(n)
+    elif name == "pure_noise":
+        value, grad, x_star, x0 = (lambda x: 0.0), (lambda x: 0.0 * x), np.zeros(n), np.zeros(n)
     else:
         value, grad, minima, x0 = {"himmelblau": _himmelblau, "beale": _beale,
                                    "three_hump_camel": _three_hump_camel, "ackley": _ackley}[name]()

@@ -58,7 +58,8 @@ FLOORS = {"floor": CLAMP_FLOOR, "skip": SKIP_FLOOR}
 
 class Step(NamedTuple):
     """What one update computed: the new iterate, the rates after this update, the path, its per-block squared
-    norms, the reference they were compared with (sum over blocks), the factor applied to each rate."""
+    norms, the reference they were compared with (sum over blocks), the factor applied to each rate, the
+    direction's new state, and whether <g, g> was finite (no g_i^2 overflowed)."""
 
     theta: Any
     etas: tuple
@@ -67,6 +68,7 @@ class Step(NamedTuple):
     reference: float
     multipliers: tuple
     direction: Any
+    squares_fit: bool = True
 
 
 def _applied(eta: float, f: float, new: float) -> float:
@@ -188,7 +190,7 @@ class PathRateControl:
 
     def _step(self, theta, g, t_done, etas, p, dstate, d) -> Step:
         xp = as_1d_float(theta)
-        check_gradient(xp, theta, g, step=t_done + 1)      # before anything is computed: a refusal changes nothing
+        squares_fit = check_gradient(xp, theta, g, step=t_done + 1)   # before anything: a refusal changes nothing
         if p.shape != theta.shape:
             raise ValueError(f"state was made for theta of shape {tuple(p.shape)}, got {tuple(theta.shape)}")
         sizes = self._sizes(theta)
@@ -212,4 +214,4 @@ class PathRateControl:
         else:
             new_theta = self._move(xp, theta, s, s_norms, etas, slices)                # (K6)
             etas, fs = self._adapt(etas, p_sqs, refs, sizes, d, t)                     # (K5)
-        return Step(new_theta, etas, p, p_sqs, sum(refs), fs, dstate)
+        return Step(new_theta, etas, p, p_sqs, sum(refs), fs, dstate, squares_fit)

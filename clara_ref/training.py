@@ -1,8 +1,19 @@
 """Training loops: any optimizer on a model and dataset (``train``) or on a synthetic objective (``optimize``).
 
-A diverging run (non-finite loss or parameters, a refused gradient, a rate that left the floats, SALeRA's rate
-floor) stops and is reported as diverged. Any other error propagates: for example ``dadapt_sgd`` refuses a zero
-first gradient and ``salera`` a first loss <= 0 with a ``ValueError``, which are not divergences.
+A run has diverged, stops and is reported as diverged (``diverged``, ``diverged_at``, and ``divergence`` saying
+which of these it was) when
+
+* its loss or parameters became non-finite, an update refused a non-finite gradient or would have made its state
+  non-finite (``NonFiniteStateError``), its rate left the floats (``LearningRateError``) or fell through SALeRA's
+  floor (``RateFloorError``); or
+* its training loss (``train``) or its distance to the optimum (``optimize``) ends beyond ``DIVERGENCE_FACTOR``
+  (1e3) times its value at the start: a run that ends that far from where it began has not converged, and its
+  finite but astronomical numbers (distances of 1e52 on Rosenbrock) would otherwise be averaged as results. The
+  bound is applied to the end of the run, not to every step: SGD-CLARA on the noisy sphere, started from 1e-6,
+  overshoots to 1e6 times its start distance while its rate climbs and still ends at 1e-4 of it, a result.
+
+Any other error propagates: for example ``dadapt_sgd`` refuses a zero first gradient and ``salera`` a first loss
+<= 0 with a ``ValueError``, which are not divergences. An accuracy of 0.0 is a result, not a divergence.
 """
 
 from __future__ import annotations
@@ -13,12 +24,41 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _validate as V
-from .errors import LearningRateError, NonFiniteGradientError, RateFloorError
+from .errors import LearningRateError, NonFiniteGradientError, NonFiniteStateError, RateFloorError
 from .data import minibatches
 
-__all__ = ["train", "optimize", "TrainResult", "OptimizeResult"]
+__all__ = ["train", "optimize", "TrainResult", "OptimizeResult", "DIVERGENCE_FACTOR"]
+
+#: a run has diverged once its training loss (train) or its distance to the optimum (optimize) exceeds this
+#: multiple of its value at the start (three orders of magnitude: no converging run goes that far back)
+DIVERGENCE_FACTOR = 1e3
 
 _DIVERGENCE = (NonFiniteGradientError, LearningRateError, RateFloorError, FloatingPointError, OverflowError)
+#: what ``divergence`` says for each kind of exception (the first class that matches)
+_KINDS = ((NonFiniteGradientError, "non-finite gradient"), (NonFiniteStateError, "non-finite optimizer state"),
+          (LearningRateError, "rate out of the floats"), (RateFloorError, "rate below SALeRA's floor"),
+          (OverflowError, "overflow"))
+
+
+class _NonFinite(FloatingPointError):
+    """The loss, value or parameters became non-finite (raised and caught inside the loops)."""
+
+
+def _kind(exc) -> str:
+    if isinstance(exc, _NonFinite):
+        return exc.args[0]
+    return next((k for cls, k in _KINDS if isinstance(exc, cls)), "floating-point error")
+
+
+def _factor(divergence_factor):
+    return None if divergence_factor is None else V.positive("divergence_factor", divergence_factor)
+
+
+def _beyond(value: float, start: float, factor, what: str) -> str | None:
+    """The divergence a run that ends at ``value`` from ``start`` has, or None."""
+    if factor is not None and start > 0.0 and value > factor * start:
+        return f"{what} ended beyond {factor:g} x its start"
+    return None
 
 
 def _path_signal(state):
@@ -43,6 +83,7 @@ class TrainResult(NamedTuple):
     state: object
     p_sq: list
     reference: list
+    divergence: str | None = None
 
 
 def _split(data):
@@ -67,11 +108,13 @@ def _split(data):
 
 
 def train(model, optimizer, data, *, epochs: int, batch_size: int = 128, seed: int = 0,
-          dtype=np.float64) -> TrainResult:
+          dtype=np.float64, divergence_factor: float | None = DIVERGENCE_FACTOR) -> TrainResult:
     """Train ``model`` with ``optimizer`` on ``data = (X_train, y_train, X_test, y_test)``.
 
     The parameters are initialised and the minibatches shuffled from ``numpy.random.default_rng(seed)``.
-    ``dtype`` (float64 or float32) is the precision of the parameters and features.
+    ``dtype`` (float64 or float32) is the precision of the parameters and features. The run counts as diverged
+    when its full training loss ends beyond ``divergence_factor`` times the initial one (None: only non-finite
+    values count; see the module docstring).
 
     >>> import clara_ref as cr
     >>> data = cr.data.load("iris")
@@ -85,6 +128,7 @@ def train(model, optimizer, data, *, epochs: int, batch_size: int = 128, seed: i
     batch_size = V.integer("batch_size", batch_size, lo=1)
     seed = V.seed(seed)
     dtype = V.float_dtype("dtype", dtype)
+    factor = _factor(divergence_factor)
     X, y, X_test, y_test = _split(data)
     X, X_test = np.asarray(X, dtype=dtype), np.asarray(X_test, dtype=dtype)
     rng = np.random.default_rng(seed)
@@ -102,21 +146,23 @@ def train(model, optimizer, data, *, epochs: int, batch_size: int = 128, seed: i
                     theta, state = optimizer.update(theta, g, state, loss=loss)
                 full_loss = model.loss(theta, X, y)
             if not math.isfinite(full_loss) or not np.all(np.isfinite(theta)):
-                raise FloatingPointError("non-finite loss or parameters")
+                raise _NonFinite("non-finite loss or parameters")
         except _DIVERGENCE as exc:
             return TrainResult(losses, accs, etas, True, epoch, f"{type(exc).__name__}: {exc}", theta, state,
-                               *map(list, zip(*signal)))
+                               *map(list, zip(*signal)), divergence=_kind(exc))
         losses.append(full_loss)
         accs.append(model.accuracy(theta, X_test, y_test))
         etas.append(state.eta)
         signal.append(_path_signal(state))
-    return TrainResult(losses, accs, etas, False, None, "", theta, state, *map(list, zip(*signal)))
+    beyond = _beyond(losses[-1], losses[0], factor, "loss")
+    return TrainResult(losses, accs, etas, beyond is not None, epochs if beyond else None, beyond or "", theta,
+                       state, *map(list, zip(*signal)), divergence=beyond)
 
 
 class OptimizeResult(NamedTuple):
     """Per-step records on a synthetic objective; index 0 is the start. ``distance`` to the nearest optimum,
-    ``value`` (noise-free), ``eta``, ``p_sq`` and ``reference`` (as in :class:`TrainResult`); ``x`` the final point
-    (scipy's field names where they apply)."""
+    ``value`` (noise-free), ``eta``, ``p_sq``, ``reference`` and ``divergence`` (as in :class:`TrainResult`); ``x``
+    the final point (scipy's field names where they apply)."""
 
     distance: list
     value: list
@@ -128,10 +174,15 @@ class OptimizeResult(NamedTuple):
     state: object
     p_sq: list
     reference: list
+    divergence: str | None = None
 
 
-def optimize(objective, optimizer, *, steps: int, seed: int = 0, x0=None) -> OptimizeResult:
+def optimize(objective, optimizer, *, steps: int, seed: int = 0, x0=None,
+             divergence_factor: float | None = DIVERGENCE_FACTOR) -> OptimizeResult:
     """Minimise ``objective`` (``clara_ref.objectives.get``) for ``steps`` noisy-gradient steps.
+
+    The run counts as diverged when the distance to the optimum ends beyond ``divergence_factor`` times the
+    initial distance (None: only non-finite values count; see the module docstring).
 
     >>> import clara_ref as cr
     >>> r = optimize(cr.objectives.get("sphere", n=3, noise=0.1), cr.sgd(0.1), steps=100)
@@ -142,6 +193,7 @@ def optimize(objective, optimizer, *, steps: int, seed: int = 0, x0=None) -> Opt
     V.has_methods("optimizer", optimizer, ("init", "update"), "a clara_ref optimizer")
     steps = V.integer("steps", steps)
     seed = V.seed(seed)
+    factor = _factor(divergence_factor)
     rng = np.random.default_rng(seed)
     try:
         x = np.array(objective.x0 if x0 is None else x0, dtype=np.float64)
@@ -159,12 +211,14 @@ def optimize(objective, optimizer, *, steps: int, seed: int = 0, x0=None) -> Opt
                 x, state = optimizer.update(x, g, state, loss=vals[-1])
                 value = objective.value(x)
                 if not math.isfinite(value) or not np.all(np.isfinite(x)):
-                    raise FloatingPointError("non-finite value or iterate")
+                    raise _NonFinite("non-finite value or iterate")
             except _DIVERGENCE as exc:
                 return OptimizeResult(dist, vals, etas, True, k, f"{type(exc).__name__}: {exc}", x, state,
-                                      *map(list, zip(*signal)))
+                                      *map(list, zip(*signal)), divergence=_kind(exc))
             dist.append(objective.distance(x))
             vals.append(value)
             etas.append(state.eta)
             signal.append(_path_signal(state))
-    return OptimizeResult(dist, vals, etas, False, None, "", x, state, *map(list, zip(*signal)))
+    beyond = _beyond(dist[-1], dist[0], factor, "distance")
+    return OptimizeResult(dist, vals, etas, beyond is not None, steps if beyond else None, beyond or "", x, state,
+                          *map(list, zip(*signal)), divergence=beyond)

@@ -13,11 +13,21 @@ RATES = (1e-6, 1e-4, 1e-2, 1.0)
 SEEDS = (0, 1, 2)
 
 
+#: a path rule that can move its rate far in 1000 steps: d (K/ref - 1) T = 0.01 (1/0.5 - 1) 1000 = 10, e^10x
+ACTS = dict(damping=0.01, reference=0.5, n_blocks=1)
+
+
 def rec(task, label, rate, seed, final, *, role="synthetic", initial=100.0, chance=None, steps=1000,
-        damping=None, reference=None, n_blocks=None):
-    return dict(task=task, label=label, optimizer=label.split("[")[0], eta0=rate, seed=seed, final_metric=final,
-                role=role, lower_is_better=role == "synthetic", chance=chance, steps_total=steps,
-                metric=[initial, final], damping=damping, reference=reference, n_blocks=n_blocks)
+        damping=None, reference=None, n_blocks=None, optimizer=None, damping_setting=None, c=None):
+    """A hand-made run record; a path rule (a label with "clara") gets ACTS unless its damping is given."""
+    rule = "clara" in label
+    if rule and damping is None:
+        damping, reference, n_blocks = ACTS["damping"], ACTS["reference"], ACTS["n_blocks"]
+    return dict(task=task, label=label, optimizer=optimizer or label.split("[")[0], eta0=rate, seed=seed,
+                final_metric=final, role=role, lower_is_better=role == "synthetic", chance=chance, steps_total=steps,
+                metric=[initial, final], damping=damping, reference=reference, n_blocks=n_blocks,
+                damping_setting=damping_setting if damping_setting is not None else (damping if rule else None),
+                c=c if c is not None else (0.2 if rule else None))
 
 
 def cells_of(task, label, values, **kw):
@@ -150,7 +160,7 @@ def test_c5_tie_is_a_tie_and_saturated_tasks_are_left_out():
     records = (cells_of("iris", "adam", {1e-2: 1.0}, **acc) + cells_of("iris", "adam-clara", {1e-2: 1.0}, **acc)
                + cells_of("wine", "adam", {1e-2: 0.95}, **acc) + cells_of("wine", "adam-clara", {1e-2: 0.953}, **acc))
     res = C.claim_c5(C.Cells.from_records(records))
-    assert res.numbers["saturated"] == ["iris"] and res.numbers["ties"] == 1
+    assert res.numbers["saturated"] == ["iris/adam"] and res.numbers["ties"] == 1
     assert res.verdict == "mixed" and res.margin == -1          # a tie: the tuned rate matches CLARA, no more
     records += cells_of("digits", "sgd", {1e-1: 0.97}, **acc) + cells_of("digits", "sgd-clara", {1e-1: 0.9}, **acc)
     res = C.claim_c5(C.Cells.from_records(records))
@@ -159,16 +169,131 @@ def test_c5_tie_is_a_tie_and_saturated_tasks_are_left_out():
     assert C.claim_c5(C.Cells.from_records(beaten)).verdict == "not supported"
 
 
+def test_c5_base_by_base_sees_what_pooling_hides():
+    """SGD-CLARA diverges at every rate where tuned SGD reaches 0.5; Adam-CLARA beats everything. Pooled (best fixed
+    against best CLARA) CLARA wins the task; base by base the tuned SGD beats SGD-CLARA, so C5 is supported."""
+    records = (cells_of("rosenbrock", "sgd", {1e-4: 0.5, 1e-2: 0.8}) + cells_of("rosenbrock", "sgd-clara",
+                                                                            {1e-4: math.inf, 1e-2: math.inf})
+               + cells_of("rosenbrock", "adam", {1e-4: 0.9, 1e-2: 0.6}) + cells_of("rosenbrock", "adam-clara",
+                                                                               {1e-4: 0.1, 1e-2: 0.2}))
+    res = C.claim_c5(C.Cells.from_records(records))
+    assert [(p["base"], p["outcome"]) for p in res.numbers["pairs"]] == [("sgd", "fixed"), ("adam", "clara")]
+    assert res.verdict == "supported" and res.margin == 0
+    assert res.numbers["pooled"]["verdict"] == "not supported" and res.numbers["pooled"]["clara_wins"] == 1
+
+
+# -------------------------------------------------------------------------------------------------- reach
+def test_cells_whose_rule_cannot_move_the_rate_are_left_out_and_named():
+    """Adam-CLARA on a tabular task with d = 1e-3, K = 2 blocks, ref = 1.302 and 100 steps can raise its rate by
+    exp(1e-3 (2/1.302 - 1) 100) = 1.06x and lower it by exp(0.1) = 1.11x: less than one 10x step of the rate grid,
+    so C2 and C4 leave it out and say so; with no cell left, C4 is not evaluable at this step budget."""
+    slow = dict(damping=1e-3, reference=1.302, n_blocks=2)
+    acc = dict(role="tabular", chance=1 / 3, initial=0.3, steps=100)
+    records = (cells_of("iris", "adam", {1e-6: 0.3, 1e-4: 0.3, 1e-2: 0.95, 1.0: 0.95}, **acc)
+               + cells_of("iris", "adam-clara", {1e-6: 0.95, 1e-4: 0.95, 1e-2: 0.95, 1.0: 0.3}, **acc, **slow))
+    cells = C.Cells.from_records(records)
+    assert math.exp(cells.reach("iris", "adam-clara")) == pytest.approx(math.exp(0.1), rel=1e-12)
+    res = C.claim_c4(cells)
+    assert res.verdict == C.NOT_AT_BUDGET and res.margin is None
+    (left,) = res.numbers["not_evaluable"]
+    assert (left["task"], left["label"], left["needed"]) == ("iris", "adam-clara", 10.0)
+    assert left["reach"] == pytest.approx(math.exp(0.1)) and "1.11x in 100 steps" in left["why"]
+    assert "iris/adam-clara (1.11x)" in res.summary
+    # a synthetic task where the rule can act keeps C4 evaluable, and the tabular cells stay out of it
+    records += (cells_of("sphere", "adam", {1e-6: 90.0, 1e-4: 80.0, 1e-2: 1.0, 1.0: 1.0})
+                + cells_of("sphere", "adam-clara", {1e-6: 10.0, 1e-4: 10.0, 1e-2: 1.0, 1.0: 2.0}))
+    res = C.claim_c4(C.Cells.from_records(records))
+    assert res.verdict == "supported" and {c["task"] for c in res.numbers["cells"]} == {"sphere"}
+    assert [v["label"] for v in res.numbers["not_evaluable"]] == ["adam-clara"]
+
+
+def test_a_wider_reach_threshold_removes_more_cells():
+    """The sweep of THRESHOLD_RANGES["reach"]: at 3x the tabular cell (1.11x) is still out, at 100x the synthetic one
+    (e^10 = 22,026x) stays in, and a rule that can move 5x counts at 3x but not at 10x."""
+    acc = dict(role="tabular", chance=1 / 3, initial=0.3, steps=100)
+    five = dict(damping=math.log(5) / 100, reference=0.5, n_blocks=1)    # up: d (1/0.5 - 1) 100 = log 5
+    records = (cells_of("wine", "adam", {1e-6: 0.3, 1e-2: 0.95}, **acc)
+               + cells_of("wine", "adam-clara", {1e-6: 0.95, 1e-2: 0.95}, **acc, **five))
+    cells = C.Cells.from_records(records)
+    assert cells.can_act("wine", "adam-clara", 3.0) and not cells.can_act("wine", "adam-clara", 10.0)
+    assert C.claim_c4(cells, C.Thresholds(reach=3.0)).numbers["not_evaluable"] == []
+    assert C.claim_c4(cells).verdict == C.NOT_AT_BUDGET
+
+
+# -------------------------------------------------------------------------------------------------- C0
+def _null_records(clara_drift, mismatched_drift, seeds=(0, 1, 2, 3, 4)):
+    """Pure-noise records of n = 15: each rule's drift is its mean plus a seed-to-seed spread of 0.01 (a centred
+    pattern, so the sample sd is exact: values mean + 0.01 (-2, -1, 0, 1, 2) / sqrt(2.5))."""
+    out = []
+    pattern = [(-2, -1, 0, 1, 2)[i % 5] / math.sqrt(2.5) for i in range(len(seeds))]
+    for label, mean in (("adam-clara", clara_drift), ("adam-clara-mismatched", mismatched_drift),
+                        ("adam-clara-uncorrected", 0.0)):
+        for s, p in zip(seeds, pattern):
+            r = rec("pure_noise_15", label, 1e-3, s, mean + 0.01 * p, role="null", initial=0.0, steps=3000)
+            out.append(dict(r, lower_is_better=False, n_params=15))
+    return out
+
+
+def _bench_records(clara, uncorrected):
+    return (cells_of("sphere", "adam-clara", clara) + cells_of("sphere", "adam-clara-uncorrected-matched", uncorrected)
+            + cells_of("sphere", "adam-clara-uncorrected", uncorrected))
+
+
+def test_c0_needs_both_halves_and_reports_each():
+    bench_win = _bench_records({1e-4: 1.0, 1e-2: 1.0, 1.0: 1.0}, {1e-4: 5.0, 1e-2: 5.0, 1.0: 0.95})
+    res = C.claim_c0(C.Cells.from_records(_null_records(0.002, 7.0) + bench_win))
+    null, bench = res.numbers["null"], res.numbers["benchmark"]
+    # CLARA: 0.002 / 0.01 = 0.2 spreads (within 1); mismatched: 7.0 / 0.01 = 700 spreads (beyond 3)
+    assert null["worst_clara_spreads"] == pytest.approx(0.2) and null["least_mismatched_spreads"] == pytest.approx(700)
+    assert null["verdict"] == "supported" and null["margin"] == pytest.approx(0.8)
+    assert bench["groups"]["synthetic"] == dict(better=2, worse=0, same=1, share=1.0)
+    assert bench["named_task"] is None            # hand-made records carry no rate curves to compare
+    assert res.verdict == "supported" and res.margin == pytest.approx(min(0.8, 1.0 - 2 / 3))
+    assert res.numbers["parts"] == dict(null=dict(verdict="supported", margin=pytest.approx(0.8)),
+                                        benchmark=dict(verdict="supported", margin=pytest.approx(1 / 3)))
+    # CLARA drifting by 2 spreads makes the null half mixed and C0 mixed; without the null half C0 is not evaluated
+    assert C.claim_c0(C.Cells.from_records(_null_records(0.02, 7.0) + bench_win)).verdict == "mixed"
+    alone = C.claim_c0(C.Cells.from_records(bench_win))
+    assert alone.verdict == C.NOT_IN_PRESET and "benchmark half: supported" in alone.summary
+
+
 # -------------------------------------------------------------------------------------------------- damping
+def _sweep(task, variant, d, c, successes):
+    """Records of one (variant, d, c) on ``task``: the first rates fail, the last ``successes`` succeed."""
+    label = f"{variant}[d={d}" + ("" if c is None else f",c={c}") + "]"
+    return cells_of(task, label, {e: (0.5 if i >= 4 - successes else 50.0) for i, e in enumerate(RATES)},
+                    optimizer=variant, damping_setting=d if d == "auto" else float(d), c=c or 0.2)
+
+
 def test_damping_claims():
     records = []
     for d, ok in (("0.0001", 1), ("0.001", 2), ("0.01", 4), ("auto", 4)):
-        records += cells_of("sphere", f"sgd-clara[d={d}]", {e: (0.5 if i >= 4 - ok else 50.0)
-                                                             for i, e in enumerate(RATES)})
+        records += _sweep("sphere", "sgd-clara", d, None, ok)
     res = by_id(C.evaluate(records, resamples=0))
     assert res["D2"].verdict == "supported"            # d = 0.01 succeeds from 1e-6, d = 1e-4 only from 1
     assert res["D1"].verdict == "not supported"        # 1 vs 4 successful rates: not robust to d
     assert res["D1"].numbers["pairs"][0]["successes"] == {"0.0001": 1, "0.001": 2, "0.01": 4}
+    assert "D3" not in res                             # no path-constant sweep
+
+
+def test_path_constant_claim_reads_c_from_the_records():
+    records = []
+    for c, ok in ((0.05, 3), (0.1, 3), (None, 4), (0.5, 3)):
+        records += _sweep("sphere", "adam-clara", "0.001", c, ok)
+    res = by_id(C.evaluate(records, resamples=0))
+    assert res["D3"].verdict == "supported"            # 3 to 4 successful rates across c: within D1_SPREAD
+    assert res["D3"].numbers["pairs"][0]["successes"] == {"0.05": 3, "0.1": 3, "0.2": 4, "0.5": 3}
+    assert "D1" not in res                             # a single numeric d
+
+
+# -------------------------------------------------------------------------------------------------- thresholds
+def test_threshold_sweep_shows_where_a_verdict_flips():
+    records = _c2_records(1, 2, 1, 1)                  # SGD gains 1/4 = 0.25 of its cells, Adam 0
+    sweep = C.threshold_sweep(records)
+    row = sweep["far_gain"]
+    assert row["default"] == C.FAR_GAIN and row["values"] == [0.1, 0.15, 0.2, 0.25, 0.3]
+    assert row["verdicts"]["C2"] == ["supported", "supported", "supported", "supported", "mixed"]
+    assert set(sweep) >= {"success_distance", "rel_margin", "reach"} and "null_spreads" not in sweep
 
 
 # -------------------------------------------------------------------------------------------------- evaluate

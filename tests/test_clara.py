@@ -188,3 +188,34 @@ def test_bounds_clamp_explicitly_and_guard_refuses_overflow():
         th, st = np.zeros(3), st1
         for _ in range(50):
             th, st = unbounded.update(th, np.ones(3), st)
+
+
+def test_on_pure_noise_only_the_mismatched_pair_drifts():
+    """The correction of arXiv 2508.05408 on the null hypothesis: Adam under pure-noise gradients (n = 15, six seeds,
+    1,200 steps after a 200-step burn-in, d = 1e-3) with the three rules. The change of log eta over the window is
+    d sum_t (P_t / ref - 1); its mean is 0 when ref = E P, and its spread over seeds is the null spread s.
+
+    * CLARA (Adam's steps against Adam's own reference) and the 2017 choice (the gradients against the random walk,
+      exact for i.i.d. unit vectors) stay within one null spread: |mean| <= s (their bias, from the kappa series'
+      neglect of v_hat's noise, is about 1e-4 of the reference, about 0.1 s here).
+    * The mismatched pair (Adam's steps against the random walk's c/(2-c)) drifts by d W (mu_Adam(15)/mu - 1)
+      = 1e-3 x 1200 x (0.6735/0.1111 - 1) = 6.07, which is tens of its own null spreads; its mean matches that closed
+      form within 3 standard errors of a mean of six (s / sqrt(6)) plus the series' 1e-4 bias."""
+    f = cr.objectives.get("pure_noise", n=15, noise=1.0)
+    burn, window, seeds = 200, 1200, range(6)
+    rules = {"clara": dict(path_of="step", reference="direction"),
+             "mismatched": dict(path_of="step", reference="random_walk"),
+             "gradient": dict(path_of="gradient", reference="random_walk")}
+    drift = {}
+    for name, kw in rules.items():
+        opt = cr.clara(cr.adam_direction(), 1e-3, d=1e-3, **kw)
+        runs = [cr.optimize(f, opt, steps=burn + window, seed=s).eta for s in seeds]
+        drift[name] = np.array([math.log(eta[-1] / eta[burn]) for eta in runs])
+    for name in ("clara", "gradient"):
+        assert abs(drift[name].mean()) <= drift[name].std(ddof=1), (name, drift[name])
+    mis = drift["mismatched"]
+    spread = mis.std(ddof=1)
+    assert mis.mean() > 10 * spread
+    mu_adam = cr.reference.path_sq_norm_mean(cr.adam_direction(), n=15)
+    expected = 1e-3 * window * (mu_adam / cr.reference.random_walk_mean(0.2) - 1.0)
+    assert abs(mis.mean() - expected) <= 3 * spread / math.sqrt(len(seeds)) + 1e-3 * window * 1e-4 / 0.1111

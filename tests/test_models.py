@@ -114,8 +114,35 @@ def test_divergence_is_reported_not_raised():
     data = cr.data.load("iris", seed=0)
     result = cr.train(cr.models.softmax_regression(4, 3), cr.adam(1e308), data, epochs=5)
     assert result.diverged and result.diverged_at == 1 and result.message
+    assert result.divergence in ("non-finite loss or parameters", "non-finite optimizer state")
     r = cr.optimize(cr.objectives.get("rosenbrock", n=2, noise=0.1), cr.sgd(1.0), steps=50)
-    assert r.diverged and r.diverged_at is not None
+    assert r.diverged and r.diverged_at is not None and r.divergence
+
+
+def test_a_run_that_ends_beyond_the_bound_has_diverged_and_one_that_comes_back_has_not():
+    """The bound DIVERGENCE_FACTOR = 1e3 applies to where a run ends: the 2017 rule on Rosenbrock from 1e-6 ends
+    about 1e52 times its start distance away (every value finite), SGD-CLARA on the sphere from 1e-6 overshoots to
+    about 3e4 times its start while its rate climbs and ends at 1e-4 of it."""
+    from clara_ref.experiments.grid import RunSpec, build_optimizer
+
+    far = cr.optimize(cr.objectives.get("rosenbrock", n=2, noise=0.1),
+                      build_optimizer(RunSpec("rosenbrock", "adam-alera", 1e-6, 0))[0], steps=1000, seed=0)
+    assert all(np.isfinite(far.distance)) and far.distance[-1] > 1e40 * far.distance[0]
+    assert far.diverged and far.diverged_at == 1000 and far.divergence == "distance ended beyond 1000 x its start"
+    back = cr.optimize(cr.objectives.get("sphere", n=10, noise=0.1), cr.clara(cr.sgd_direction(), 1e-6, d="auto"),
+                       steps=500, seed=0)
+    assert max(back.distance) > 1e4 * back.distance[0] and back.distance[-1] < 1e-3 * back.distance[0]
+    assert not back.diverged and back.divergence is None
+    unbounded = cr.optimize(cr.objectives.get("rosenbrock", n=2, noise=0.1),
+                            build_optimizer(RunSpec("rosenbrock", "adam-alera", 1e-6, 0))[0], steps=1000, seed=0,
+                            divergence_factor=None)
+    assert not unbounded.diverged and unbounded.distance == far.distance
+    # an accuracy of 0 is a result; a training loss that ends 1e3 x its start is a divergence
+    data = cr.data.load("iris", seed=0)
+    lost = cr.train(cr.models.softmax_regression(4, 3), cr.sgd(1e6), data, epochs=3, divergence_factor=2.0)
+    assert lost.diverged and lost.divergence == "loss ended beyond 2 x its start"
+    with pytest.raises(ValueError, match="divergence_factor"):
+        cr.optimize(cr.objectives.get("sphere"), cr.sgd(0.1), steps=1, divergence_factor=0.0)
 
 
 def test_forward_loss_equals_loss_and_grad():

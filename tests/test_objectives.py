@@ -7,7 +7,7 @@ import clara_ref as cr
 from clara_ref.objectives import NAMES
 
 POINTS = np.random.default_rng(0).uniform(-2.0, 2.0, (5, 10))
-SIZED = ("sphere", "ellipsoid", "ellipsoid_rotated", "rosenbrock")          # objectives that take any n
+SIZED = ("sphere", "ellipsoid", "ellipsoid_rotated", "rosenbrock", "pure_noise")   # objectives that take any n
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -25,6 +25,8 @@ def test_gradient_against_torch_autograd(name):
     h = 1e6 ** (np.arange(4) / 3)
 
     def torch_f(x):
+        if name == "pure_noise":
+            return (0.0 * x).sum()
         if name == "sphere":
             return (x * x).sum()
         if name == "ellipsoid":
@@ -69,6 +71,17 @@ def test_noise_is_added_to_x_before_evaluation():
     xi = np.random.default_rng(1).standard_normal(3)
     np.testing.assert_allclose(g, 2 * (x + 0.5 * xi), rtol=1e-15)
     np.testing.assert_array_equal(f.grad(x), 2 * x)     # without an rng the gradient is exact
+
+
+def test_pure_noise_gradients_ignore_x_and_are_standard_normal():
+    """f = 0 and grad = sigma xi: the same draws wherever x is, never the exact gradient's (0) without an rng."""
+    f = cr.objectives.get("pure_noise", n=4, noise=2.0)
+    g1 = f.grad(np.zeros(4), np.random.default_rng(3))
+    g2 = f.grad(np.full(4, 7.0), np.random.default_rng(3))
+    np.testing.assert_array_equal(g1, g2)
+    np.testing.assert_array_equal(g1, 2.0 * np.random.default_rng(3).standard_normal(4))
+    np.testing.assert_array_equal(f.grad(np.ones(4)), np.zeros(4))
+    assert f.value(np.ones(4)) == 0.0 and f.distance(np.ones(4)) == 2.0
 
 
 def test_defaults_match_the_paper_tasks():

@@ -24,8 +24,9 @@ def test_every_output_file_is_written(smoke_out):
     runs = sorted(os.listdir(smoke_out / "runs"))
     assert len(runs) == len(specs) == 60
     record = json.loads((smoke_out / "runs" / runs[0]).read_text())
-    for key in ("config", "versions", "seed", "loss", "metric", "eta", "diverged", "final_metric", "damping",
-                "damping_setting", "reference", "protocol", "dtype", "steps_total", "role", "n_blocks"):
+    for key in ("config", "versions", "seed", "loss", "metric", "eta", "diverged", "divergence", "final_metric",
+                "damping", "damping_setting", "c", "reference", "protocol", "dtype", "steps_total", "role", "n_blocks",
+                "n_params"):
         assert key in record
     assert len(record["eta"]) == len(record["metric"]) == len(record["loss"])
     with open(smoke_out / "summary.csv") as fh:
@@ -39,7 +40,7 @@ def test_every_output_file_is_written(smoke_out):
         else:
             assert r["damping"] is None and r["reference"] is None
     claims = json.loads((smoke_out / "claims.json").read_text())
-    assert [c["id"] for c in claims] == ["C1", "C2", "C3", "C4", "C5"]
+    assert [c["id"] for c in claims] == ["C0", "C1", "C2", "C3", "C4", "C5"]
     for c in claims:
         assert c["verdict"] and "margin" in c and "robustness" in c and "numbers" in c
         if c["verdict"].startswith("not evaluated"):
@@ -55,13 +56,16 @@ def test_every_output_file_is_written(smoke_out):
 def test_report_has_the_claim_table(smoke_out):
     text = (smoke_out / "report.md").read_text()
     table = [line for line in text.splitlines() if line.startswith("| C")]
-    assert [line.split(":")[0] for line in table] == ["| C1", "| C2", "| C3", "| C4", "| C5"]
+    assert [line.split(":")[0] for line in table] == ["| C0", "| C1", "| C2", "| C3", "| C4", "| C5"]
     verdicts = {"supported", "not supported", "mixed", "not evaluated in this preset",
                 "not evaluable at this step budget"}
     for line in table:
         assert line.split("**")[1] in verdicts
-    # the smoke preset has no digits MLP: C3 cannot be shown and must say so
-    assert "| C3" in table[2] and "not evaluated in this preset" in table[2]
+    # the smoke preset has no digits MLP and no pure-noise task: C3 and C0 cannot be shown and must say so
+    assert "| C3" in table[3] and "not evaluated in this preset" in table[3]
+    assert "| C0" in table[0] and "not evaluated in this preset" in table[0]
+    # its budgets are reduced: the report and the console say that its verdicts are a demonstration
+    assert "A demonstration at reduced budgets" in text
     # every row states its d ("auto" with the value it resolves to)
     assert "| sgd-clara | auto (0.0878) |" in text and "| adam-clara | 0.001 |" in text
     assert "![eta](eta_sphere.png)" in text

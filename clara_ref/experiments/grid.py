@@ -21,6 +21,20 @@ parameters) and ``cifar10_cnn`` (``clara_ref.cnn.paper_cnn``, 2,193,226 paramete
 CLARA's damping is d = "auto" on the synthetic tasks (the authors' class default, which their synthetic notebooks
 did not override) and d = 1e-3 on real data (all their runs).
 
+The pure-noise tasks ``pure_noise_<n>`` (clara_ref's own, claim C0) feed Adam gradients with no signal at all
+(``objectives.get("pure_noise")``) into one block of n = 2, 15, 650 or 100,000 coordinates for 3,000 steps, with
+the three rules that differ in what their path follows and what it is compared with: ``adam-clara`` (Adam's steps
+against Adam's own pure-noise reference), ``adam-clara-mismatched`` (Adam's steps against the random walk's
+c/(2-c)) and ``adam-clara-uncorrected`` (the gradients against the random walk: the 2017 choice). Their metric is
+the change of log eta after a burn-in of ``NULL_BURN_IN`` steps (the path starts at 0 and needs about 50 steps to
+reach its stationary length), which a sound rule keeps within its spread over seeds.
+
+The ablation ``adam-clara-uncorrected`` is ``clara(adam_direction(), path_of="gradient",
+reference="random_walk")`` with everything else as ``adam-clara`` (blocks, move, d). It moves the rate faster: the
+largest rise per step is exp(d (K/ref - 1)), and K/ref - 1 is 8 against the random walk's reference but about 0.47
+against Adam's, so ``adam-clara-uncorrected-matched`` runs it with d scaled by (K/ref_Adam - 1)/(K/ref_rw - 1),
+which makes the two rules' fastest rise equal: a difference between those two is the correction's, not the speed's.
+
 Protocols (``RunSpec.protocol``) change only the real-data tasks: ``"clara_ref"`` (default) standardises features
 and splits 80/20 stratified by the seed; ``"authors"`` runs them as the CLARA authors did: raw features, a plain
 shuffled 80/20 split (seeded here; theirs was not), and Adam-CLARA compared with K mu(N) from their table
@@ -37,17 +51,30 @@ import numpy as np
 import clara_ref as cr
 
 __all__ = ["Task", "TASKS", "OPTIMIZERS", "RATES", "PROTOCOLS", "PRESETS", "Preset", "RunSpec", "build_optimizer",
-           "expand", "load_data", "PAPER_TASKS", "PAPER_IMAGE_TASKS"]
+           "expand", "load_data", "PAPER_TASKS", "PAPER_IMAGE_TASKS", "PAPER_OPTIMIZERS", "NULL_TASKS", "NULL_RULES",
+           "NULL_BURN_IN", "NULL_ONLY", "PATH_CONSTANT", "speed_matched_damping"]
 
 RATES = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 PROTOCOLS = ("clara_ref", "authors")
+#: the path constant c of every path rule unless a run sets its own (the authors' value)
+PATH_CONSTANT = 0.2
+#: steps before the pure-noise tasks start measuring the drift of log eta: E|p_t|^2 starts at 0 and reaches its
+#: stationary value within 0.001 by t = 50 (docs/derivations.md), which this leaves four times over
+NULL_BURN_IN = 200
+#: the three rules the pure-noise tasks run (what the path follows against what it is compared with)
+NULL_RULES = ("adam-clara", "adam-clara-mismatched", "adam-clara-uncorrected")
+#: optimizers that run on the pure-noise tasks only
+NULL_ONLY = ("adam-clara-mismatched",)
 
 
 @dataclass(frozen=True)
 class Task:
-    """A benchmark task. ``kind`` is "synthetic" (metric: final distance to the optimum, lower is better) or
-    "classification" (metric: final test accuracy, higher is better); ``role`` is "synthetic", "tabular" or
-    "image" (the image stand-in that claim C3 looks at). ``dtype`` is the precision of the parameters."""
+    """A benchmark task. ``kind`` is "synthetic" (metric: final distance to the optimum, lower is better),
+    "classification" (metric: final test accuracy, higher is better) or "null" (pure noise; metric: the change of
+    log eta after the burn-in); ``role`` is "synthetic", "tabular", "image" (the image stand-in that claim C3 looks
+    at) or "null". ``dtype`` is the precision of the parameters. ``optimizers`` and ``rates``, when given, are the
+    only ones the task runs (the pure-noise tasks: three rules at one rate, since without signal the rate's
+    trajectory does not depend on where it starts)."""
 
     name: str
     kind: str
@@ -64,10 +91,18 @@ class Task:
     dtype: str = "float64"
     arch: str = ""
     init: str = "he"
+    optimizers: tuple | None = None
+    rates: tuple | None = None
+
+    @property
+    def stepwise(self) -> bool:
+        """Counted in optimizer steps on an objective (synthetic and pure-noise tasks), not in epochs over data."""
+        return self.kind in ("synthetic", "null")
 
     @property
     def metric_name(self) -> str:
-        return "final distance to optimum" if self.kind == "synthetic" else "test accuracy"
+        return {"synthetic": "final distance to optimum", "null": f"change of log eta after step {NULL_BURN_IN}",
+                "classification": "test accuracy"}[self.kind]
 
     @property
     def lower_is_better(self) -> bool:
@@ -75,18 +110,25 @@ class Task:
 
     @property
     def steps_per_epoch(self) -> int:
-        """Minibatches per epoch (the last one may be smaller); 1 for synthetic tasks, whose unit is the step."""
-        return 1 if self.kind == "synthetic" else math.ceil(cr.data.n_train(self.dataset) / self.batch_size)
+        """Minibatches per epoch (the last one may be smaller); 1 for stepwise tasks, whose unit is the step."""
+        return 1 if self.stepwise else math.ceil(cr.data.n_train(self.dataset) / self.batch_size)
 
     @property
     def steps_total(self) -> int:
-        """Optimizer steps of one run: ``steps`` for synthetic tasks, epochs x batches per epoch for data tasks."""
-        return self.steps if self.kind == "synthetic" else self.epochs * self.steps_per_epoch
+        """Optimizer steps of one run: ``steps`` for stepwise tasks, epochs x batches per epoch for data tasks."""
+        return self.steps if self.stepwise else self.epochs * self.steps_per_epoch
 
     @property
     def chance(self) -> float | None:
-        """Test accuracy of guessing one class (1 / classes), or None for synthetic tasks."""
-        return None if self.kind == "synthetic" else 1.0 / self.sizes[-1]
+        """Test accuracy of guessing one class (1 / classes), or None for stepwise tasks."""
+        return None if self.stepwise else 1.0 / self.sizes[-1]
+
+    def runs(self, optimizer: str) -> bool:
+        """Does this task run ``optimizer``? (the pure-noise tasks run their three rules only, and the rules made
+        for them run nowhere else)"""
+        if self.optimizers is not None:
+            return optimizer in self.optimizers
+        return optimizer not in NULL_ONLY
 
     def model(self):
         if self.arch == "cnn":
@@ -102,17 +144,17 @@ class Task:
 
     def tensor_blocks(self):
         """One block per weight and per bias (the CLARA authors' per-tensor normalisation), or None."""
-        return None if self.kind == "synthetic" else self.model().block_sizes
+        return None if self.stepwise else self.model().block_sizes
 
     def layer_blocks(self):
         """One block per layer, weight and bias together (the 2017 code), or None."""
-        if self.kind == "synthetic":
+        if self.stepwise:
             return None
         b = self.model().block_sizes
         return tuple(b[i] + b[i + 1] for i in range(0, len(b), 2))
 
     def n_params(self) -> int:
-        return self.n if self.kind == "synthetic" else self.model().n_params
+        return self.n if self.stepwise else self.model().n_params
 
     def scaled(self, factor: float) -> "Task":
         """A shorter copy (for the quick and smoke presets)."""
@@ -120,13 +162,18 @@ class Task:
 
     def n_params_cost(self) -> float:
         """A relative cost of one step, for scheduling long runs first."""
-        if self.kind == "synthetic":
-            return 1.0
+        if self.stepwise:
+            return 1.0 + self.n / 1000.0
         return 20.0 + self.n_params() / (50.0 if self.arch == "cnn" else 1000.0)
 
 
 def _synthetic(name, objective, n, steps):
     return Task(name, "synthetic", "synthetic", objective=objective, n=n, noise=0.1, steps=steps, damping="auto")
+
+
+def _null(n):
+    return Task(f"pure_noise_{n}", "null", "null", objective="pure_noise", n=n, noise=1.0, steps=3000,
+                damping=1e-3, optimizers=NULL_RULES, rates=(1e-3,))
 
 
 def _tabular(name, dataset, sizes):
@@ -158,7 +205,9 @@ TASKS = {t.name: t for t in [
     _paper_image("mnist_mlp", "mnist", "mlp"),                 # 100 x 469 = 46,900 steps
     _paper_image("fashion_mnist_mlp", "fashion_mnist", "mlp"),
     _paper_image("cifar10_cnn", "cifar10", "cnn"),             # 100 x 391 = 39,100 steps
+    *(_null(n) for n in (2, 15, 650, 100_000)),
 ]}
+NULL_TASKS = tuple(t for t in TASKS if TASKS[t].kind == "null")
 
 #: optimizer name -> (family, short description)
 OPTIMIZERS = {
@@ -169,6 +218,12 @@ OPTIMIZERS = {
     "adam-clara": ("adam", "Adam-CLARA: clara(adam_direction()), raw moves, per-tensor blocks"),
     "adam-clara-us": ("adam", "Adam-CLARA-us: clara(adam_direction(), move='unit')"),
     "adam-alera": ("adam", "Adam with the 2017 rule: alera(adam_direction()), layer blocks"),
+    "adam-clara-uncorrected": ("adam", "Adam-CLARA without the correction: clara(adam_direction(), "
+                               "path_of='gradient', reference='random_walk'), at adam-clara's d"),
+    "adam-clara-uncorrected-matched": ("adam", "the same with d scaled so that its fastest rise per step equals "
+                                       "adam-clara's (speed-matched)"),
+    "adam-clara-mismatched": ("adam", "Adam's step path against the random walk's reference c/(2-c) (pure-noise "
+                              "tasks only)"),
     "dadapt-adam": ("baseline", "D-Adaptation Adam, d0 = initial rate (as the CLARA authors ran it)"),
     "prodigy": ("baseline", "Prodigy, d0 = initial rate"),
 }
@@ -176,9 +231,9 @@ OPTIMIZERS = {
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One run: a task, an optimizer, an initial rate (d0 for the baselines), a seed, optionally a damping that
-    overrides the task's default (the ``damping`` preset), a step scale (fast presets), a protocol and an epoch
-    count that overrides the task's (``reproduce --epochs``)."""
+    """One run: a task, an optimizer, an initial rate (d0 for the baselines), a seed, optionally a damping and a
+    path constant that override the task's defaults (the ``damping`` preset), a step scale (fast presets), a
+    protocol and an epoch count that overrides the task's (``reproduce --epochs``)."""
 
     task: str
     optimizer: str
@@ -188,20 +243,25 @@ class RunSpec:
     scale: float = 1.0
     protocol: str = "clara_ref"
     epochs: int | None = None
+    c: float | None = None
 
     @property
     def run_id(self) -> str:
         """A file name that encodes every field exactly (two different runs never share it): the grid's round
         numbers keep their short form (``lr1e-03``), any other value is written in full (``lr0.0014``)."""
         d = "" if self.damping is None else f"_d{self.damping}"
+        c = "" if self.c is None else f"_c{_exact(self.c, 'g')}"
         s = "" if self.scale == 1.0 else f"_x{_exact(self.scale, 'g')}"
         p = "" if self.protocol == "clara_ref" else f"_{self.protocol}"
         e = "" if self.epochs is None else f"_e{self.epochs}"
-        return f"{self.task}__{self.optimizer}{d}__lr{_exact(self.eta0, '.0e')}__s{self.seed}{s}{p}{e}"
+        return f"{self.task}__{self.optimizer}{d}{c}__lr{_exact(self.eta0, '.0e')}__s{self.seed}{s}{p}{e}"
 
     @property
     def label(self) -> str:
-        return self.optimizer if self.damping is None else f"{self.optimizer}[d={self.damping}]"
+        """The optimizer as the tables show it, with the damping and path constant of a sweep (display only: the
+        records carry ``damping_setting`` and ``c`` as fields, and nothing parses them back from here)."""
+        extra = ([] if self.damping is None else [f"d={self.damping}"]) + ([] if self.c is None else [f"c={self.c:g}"])
+        return self.optimizer if not extra else f"{self.optimizer}[{','.join(extra)}]"
 
     def resolved_task(self) -> Task:
         task = TASKS[self.task]
@@ -215,28 +275,57 @@ def _exact(x: float, fmt: str) -> str:
     return short if float(short) == x else repr(float(x))
 
 
+def _adam_clara(spec: RunSpec, task: Task, d, blocks, c):
+    """Adam-CLARA as the grid runs it (the authors' protocol compares with their table's K mu(N) on real data)."""
+    reference = "direction"
+    if spec.protocol == "authors" and task.kind == "classification":
+        # K mu(N) from the authors' table (N = total parameters; nearest entry in log N when theirs lacks N)
+        reference = cr.authors.adam_reference(task.n_params(), len(blocks), nearest=True)
+    return cr.clara(cr.adam_direction(), spec.eta0, c=c, d=d, blocks=blocks, reference=reference)
+
+
+def speed_matched_damping(clara_opt, sizes, c: float = PATH_CONSTANT) -> float:
+    """The d at which the uncorrected rule (gradient path, K c/(2-c)) rises as fast as ``clara_opt`` at its own d:
+    d_clara (K/ref_clara - 1) / (K/ref_rw - 1), the two largest exponents per step made equal."""
+    K = len(sizes)
+    ref = clara_opt.reference_at(None, sizes)
+    ref_rw = K * cr.reference.random_walk_mean(c)
+    return clara_opt.damping(sizes) * (K / ref - 1.0) / (K / ref_rw - 1.0)
+
+
 def build_optimizer(spec: RunSpec):
     """``(optimizer, damping setting, damping value)`` of a run: the setting as given (``"auto"`` or a number) and
     its value for this task's blocks (both None for methods without a path rule). For the 2017 rule the value is
-    the effective damping C mu / sigma its C was chosen for."""
+    the effective damping C mu / sigma its C was chosen for; for the uncorrected ablation the d it runs at."""
     task = TASKS[spec.task]
     d = task.damping if spec.damping is None else spec.damping
+    c = PATH_CONSTANT if spec.c is None else spec.c
     name, eta0 = spec.optimizer, spec.eta0
     blocks = task.tensor_blocks()
+    sizes = blocks or (task.n,)
     if name == "sgd":
         return cr.sgd(eta0), None, None
     if name == "adam":
         return cr.adam(eta0), None, None
     if name in ("sgd-clara", "sgd-clara-us", "adam-clara", "adam-clara-us"):
-        adam_based = name.startswith("adam")
-        direction = cr.adam_direction() if adam_based else cr.sgd_direction()
-        reference = "direction"
-        if adam_based and spec.protocol == "authors" and task.kind != "synthetic":
-            # K mu(N) from the authors' table (N = total parameters; nearest entry in log N when theirs lacks N)
-            reference = cr.authors.adam_reference(task.n_params(), len(blocks), nearest=True)
-        opt = cr.clara(direction, eta0, d=d, move="unit" if name.endswith("-us") else "raw", blocks=blocks,
-                       reference=reference)
-        return opt, d, opt.damping(blocks or (task.n,))
+        if name.startswith("adam"):
+            opt = _adam_clara(spec, task, d, blocks, c)
+        else:
+            opt = cr.clara(cr.sgd_direction(), eta0, c=c, d=d, blocks=blocks)
+        if name.endswith("-us"):
+            opt = replace(opt, move="unit")
+        return opt, d, opt.damping(sizes)
+    if name == "adam-clara-mismatched":
+        opt = cr.clara(cr.adam_direction(), eta0, c=c, d=d, blocks=blocks, reference="random_walk")
+        return opt, d, opt.damping(sizes)
+    if name in ("adam-clara-uncorrected", "adam-clara-uncorrected-matched"):
+        corrected = _adam_clara(spec, task, d, blocks, c)
+        d_num = corrected.damping(sizes)           # adam-clara's d on this task ("auto" resolved for Adam's steps)
+        if name.endswith("-matched"):
+            d_num = speed_matched_damping(corrected, sizes, c)
+        opt = cr.clara(cr.adam_direction(), eta0, c=c, d=d_num, blocks=blocks, path_of="gradient",
+                       reference="random_walk")
+        return opt, d, d_num
     if name == "adam-alera":
         # C is chosen so that the effective damping C mu / sigma of the largest block equals the d that
         # Adam-CLARA uses on this task ("auto" resolved for the Adam step path).
@@ -268,7 +357,11 @@ def load_data(spec: RunSpec, data_dir=None):
 @dataclass(frozen=True)
 class Preset:
     """A named grid. ``scale`` shortens every task (steps and epochs) for fast presets; ``task_scales`` overrides
-    it per task, as ``((task, scale), ...)``."""
+    it per task, as ``((task, scale), ...)``; a preset that shortens any task is a ``demonstration``: its
+    verdicts are at reduced budgets. ``dampings`` sweeps CLARA's d; ``path_constants`` sweeps c at each of
+    ``path_constant_dampings`` for the ``path_constant_optimizers``. ``decide_seeds`` > 0: a claim whose verdict
+    is not robust gets more seeds on its deciding cells, up to that many, within ``decide_budget_s`` seconds of
+    extra runs (``clara_ref.experiments.decide``)."""
 
     name: str
     tasks: tuple
@@ -279,33 +372,65 @@ class Preset:
     scale: float = 1.0
     task_scales: tuple = ()
     note: str = ""
+    path_constants: tuple = ()
+    path_constant_dampings: tuple = ()
+    path_constant_optimizers: tuple = ()
+    decide_seeds: int = 0
+    decide_budget_s: float = 0.0
 
     def scale_of(self, task: str) -> float:
         return dict(self.task_scales).get(task, self.scale)
 
+    @property
+    def demonstration(self) -> bool:
+        """Does this preset shorten its tasks? Its verdicts then demonstrate the claims at reduced budgets; the
+        ``paper`` and ``images`` presets are the test."""
+        return self.scale != 1.0 or any(x != 1.0 for _, x in self.task_scales)
 
-PAPER_TASKS = tuple(t for t in TASKS if t != "digits_mlp_long" and not TASKS[t].official_images)
+    def settings(self, optimizer: str) -> list:
+        """The (damping, c) pairs an optimizer runs at: the d sweep at the default c, then the c sweep (c = 0.2 is
+        the default and already in the d sweep) at each of ``path_constant_dampings``; (None, None) for methods
+        without a path rule."""
+        if "clara" not in optimizer and optimizer != "adam-alera":
+            return [(None, None)]
+        pairs = [(d, None) for d in self.dampings]
+        if optimizer in self.path_constant_optimizers:
+            pairs += [(d, c) for d in self.path_constant_dampings for c in self.path_constants if c != PATH_CONSTANT]
+        return pairs
+
+
+PAPER_TASKS = tuple(t for t in TASKS if t != "digits_mlp_long" and not TASKS[t].official_images
+                    and TASKS[t].kind != "null")
 PAPER_IMAGE_TASKS = ("mnist_mlp", "fashion_mnist_mlp", "cifar10_cnn")
+#: the nine optimizers of the paper's grid (without clara_ref's ablations of the correction)
+PAPER_OPTIMIZERS = ("sgd", "sgd-clara", "sgd-clara-us", "adam", "adam-clara", "adam-clara-us", "adam-alera",
+                    "dadapt-adam", "prodigy")
 
 PRESETS = {
-    "paper": Preset("paper", PAPER_TASKS, tuple(OPTIMIZERS), RATES, (0, 1, 2, 3, 4),
-                    note="the paper's grid: synthetic, tabular and the step-matched digits MLP (12,150 steps)"),
+    "paper": Preset("paper", PAPER_TASKS + NULL_TASKS, tuple(OPTIMIZERS), RATES, (0, 1, 2, 3, 4),
+                    note="the paper's grid: synthetic, tabular and the step-matched digits MLP (12,150 steps), the "
+                    "uncorrected ablation and the pure-noise tasks", decide_seeds=20, decide_budget_s=420.0),
     "images": Preset("images", ("digits_mlp_long",),
                      ("sgd", "sgd-clara", "sgd-clara-us", "adam", "adam-clara", "adam-clara-us", "dadapt-adam",
                       "prodigy"), RATES, (0, 1, 2, 3, 4),
-                     note="the digits MLP at the paper's MNIST budget (46,935 steps)"),
-    "paper-images": Preset("paper-images", PAPER_IMAGE_TASKS, tuple(OPTIMIZERS), RATES, (0, 1, 2, 3, 4),
+                     note="the digits MLP at the paper's MNIST budget (46,935 steps)", decide_seeds=20,
+                     decide_budget_s=900.0),
+    "paper-images": Preset("paper-images", PAPER_IMAGE_TASKS, PAPER_OPTIMIZERS, RATES, (0, 1, 2, 3, 4),
                            note="the paper's own image tasks from the official files (MNIST and Fashion-MNIST MLP, "
                            "CIFAR-10 CNN; 100 epochs of batch 128); needs the data (--data-dir, --download)"),
-    "quick": Preset("quick", ("sphere", "ellipsoid_rotated", "iris", "wine", "digits_mlp"),
-                    ("sgd", "sgd-clara", "adam", "adam-clara", "dadapt-adam"), RATES, (0, 1), scale=0.5,
-                    task_scales=(("digits_mlp", 0.1),),
+    "quick": Preset("quick", ("sphere", "ellipsoid_rotated", "iris", "wine", "digits_mlp", "pure_noise_2",
+                              "pure_noise_15", "pure_noise_650"),
+                    ("sgd", "sgd-clara", "adam", "adam-clara", "adam-clara-uncorrected",
+                     "adam-clara-uncorrected-matched", "adam-clara-mismatched", "dadapt-adam"), RATES, (0, 1),
+                    scale=0.5, task_scales=(("digits_mlp", 0.1),),
                     note="a subset at half the steps (the digits MLP at a tenth) that runs in about a minute on "
-                    "2 cores"),
+                    "2 cores: a demonstration of the claims, not their test"),
     "damping": Preset("damping", ("sphere", "ellipsoid_rotated", "iris", "digits", "digits_mlp"),
                       ("sgd", "sgd-clara", "sgd-clara-us", "adam", "adam-clara", "adam-clara-us"), RATES, (0, 1, 2),
-                      dampings=(1e-4, 1e-3, 1e-2, "auto"),
-                      note="CLARA's damping d swept over {1e-4, 1e-3, 1e-2, auto}, with the fixed-rate baselines"),
+                      dampings=(1e-4, 1e-3, 1e-2, "auto"), path_constants=(0.05, 0.1, 0.2, 0.5),
+                      path_constant_dampings=(1e-3, "auto"), path_constant_optimizers=("sgd-clara", "adam-clara"),
+                      note="CLARA's damping d swept over {1e-4, 1e-3, 1e-2, auto} and its path constant c over "
+                      "{0.05, 0.1, 0.2, 0.5} (at d = 1e-3 and auto), with the fixed-rate baselines"),
     "smoke": Preset("smoke", ("sphere", "iris"), ("sgd", "sgd-clara", "adam", "adam-clara", "dadapt-adam"),
                     (1e-4, 1e-2, 1.0), (0, 1), scale=0.1, note="a seconds-long end-to-end check (used by the tests)"),
 }
@@ -315,8 +440,10 @@ def expand(preset: Preset, tasks=None, optimizers=None, rates=None, seeds=None,
            protocol: str = "clara_ref", epochs: int | None = None) -> list[RunSpec]:
     """Every RunSpec of ``preset``, restricted by the optional filters (validated: unknown names raise).
 
-    The protocol only changes real-data tasks: synthetic runs keep ``"clara_ref"`` (and are shared between both).
-    ``epochs`` overrides the epochs of the data tasks (synthetic tasks count steps and keep theirs).
+    The protocol only changes real-data tasks: synthetic and pure-noise runs keep ``"clara_ref"`` (and are shared
+    between both). ``epochs`` overrides the epochs of the data tasks (stepwise tasks count steps and keep theirs).
+    A task that names its optimizers or rates (the pure-noise tasks) runs only those of the filters' that it
+    names.
     """
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
@@ -341,12 +468,15 @@ def expand(preset: Preset, tasks=None, optimizers=None, rates=None, seeds=None,
             raise ValueError(f"seeds must be non-negative ints, got {s!r}")
     specs = []
     for t in tasks:
-        proto = "clara_ref" if TASKS[t].kind == "synthetic" else protocol
-        ep = None if TASKS[t].kind == "synthetic" else epochs
+        task = TASKS[t]
+        proto = "clara_ref" if task.stepwise else protocol
+        ep = None if task.stepwise else epochs
+        task_rates = rates if task.rates is None else [r for r in rates if r in task.rates]
         for o in optimizers:
-            dampings = preset.dampings if "clara" in o or o == "adam-alera" else (None,)
-            for d in dampings:
-                for r in rates:
+            if not task.runs(o):
+                continue
+            for d, c in preset.settings(o):
+                for r in task_rates:
                     for s in seeds:
-                        specs.append(RunSpec(t, o, float(r), int(s), d, preset.scale_of(t), proto, ep))
+                        specs.append(RunSpec(t, o, float(r), int(s), d, preset.scale_of(t), proto, ep, c))
     return specs

@@ -16,7 +16,7 @@ import clara_ref as cr
 from clara_ref._io import atomic_write, remove_stale_temporaries
 from clara_ref.errors import ClaraRefError
 
-from .grid import TASKS, RunSpec, build_optimizer, load_data
+from .grid import NULL_BURN_IN, TASKS, RunSpec, build_optimizer, load_data
 
 __all__ = ["run_one", "run_all", "versions", "load_records", "RunFileError"]
 
@@ -42,7 +42,11 @@ def run_one(spec: RunSpec, data_dir=None, data_verified=None) -> dict:
 
     Besides the curves, a record carries what the claims need to read it on its own (``clara_ref.experiments.
     claims``): the task's role, metric direction, chance level and step budget, the damping in use (``damping``,
-    resolved; ``damping_setting`` as given), the reference P was compared with and the number of blocks K.
+    resolved; ``damping_setting`` as given), the path constant ``c``, the reference P was compared with and the
+    number of blocks K; ``diverged`` with ``divergence`` saying why (``clara_ref.training``).
+
+    On a pure-noise task the metric is log eta_t - log eta_B, the change of the rate's logarithm since step
+    B = ``NULL_BURN_IN`` (negative before it), so the final metric is the drift a sound rule keeps near 0.
     """
     task = spec.resolved_task()
     t0 = time.perf_counter()
@@ -50,21 +54,23 @@ def run_one(spec: RunSpec, data_dir=None, data_verified=None) -> dict:
               "eta0": spec.eta0, "seed": spec.seed, "scale": spec.scale, "protocol": spec.protocol,
               "metric_name": task.metric_name, "role": task.role, "lower_is_better": task.lower_is_better,
               "chance": task.chance, "dtype": task.dtype, "steps_total": task.steps_total,
+              "n_params": task.n_params(),
               "epochs_override": spec.epochs, "versions": versions()}
     if task.official_images:
         record["data_verified"] = data_verified
     try:
         opt, d_setting, d_value = build_optimizer(spec)
         blocks = getattr(opt, "blocks", None)
-        record.update(damping_setting=d_setting, damping=d_value,
+        record.update(damping_setting=d_setting, damping=d_value, c=getattr(opt, "c", None),
                       n_blocks=None if d_value is None else len(blocks or (1,)))
         record["config"] = {"method": opt.name, **{k: (list(v) if isinstance(v, tuple) else v)
                                                    for k, v in opt.hyperparameters().items()}}
-        if task.kind == "synthetic":
+        if task.stepwise:
             objective = cr.objectives.get(task.objective, n=task.n, noise=task.noise)
             r = cr.optimize(objective, opt, steps=task.steps, seed=spec.seed)
+            metric = r.distance if task.kind == "synthetic" else _log_rate_change(r.eta)
             record.update(unit="step", steps=task.steps, loss=_finite_or_none(r.value),
-                          metric=_finite_or_none(r.distance), eta=_finite_or_none(r.eta))
+                          metric=_finite_or_none(metric), eta=_finite_or_none(r.eta))
         else:
             data = load_data(spec, data_dir)
             # the steps this run makes on the data it read (the official counts unless the files are others)
@@ -76,22 +82,31 @@ def run_one(spec: RunSpec, data_dir=None, data_verified=None) -> dict:
                           eta=_finite_or_none(r.eta))
         ref = getattr(r.state, "reference", None) if d_value is not None else None
         record.update(reference=None if ref is None else float(ref), diverged=bool(r.diverged),
-                      diverged_at=r.diverged_at, message=r.message, error=None)
+                      diverged_at=r.diverged_at, divergence=r.divergence, message=r.message, error=None)
     except Exception as exc:          # a bug in one run must not crash the sweep: record it, retry it next time
-        record.update(diverged=False, diverged_at=None, message="", error=f"{type(exc).__name__}: {exc}",
-                      loss=[], metric=[], eta=[], reference=None)
-        record.setdefault("damping", None)
-        record.setdefault("damping_setting", None)
-        record.setdefault("n_blocks", None)
+        record.update(diverged=False, diverged_at=None, divergence=None, message="",
+                      error=f"{type(exc).__name__}: {exc}", loss=[], metric=[], eta=[], reference=None)
+        for key in ("damping", "damping_setting", "c", "n_blocks"):
+            record.setdefault(key, None)
     record["final_metric"] = final_metric(record)
     record["wall_s"] = round(time.perf_counter() - t0, 4)
     return record
 
 
+def _log_rate_change(etas) -> list:
+    """log eta_t - log eta_B for every step t (B = NULL_BURN_IN, or the last step before it for a shorter run)."""
+    base = math.log(etas[min(NULL_BURN_IN, len(etas) - 1)])
+    return [math.log(e) - base if e > 0 and math.isfinite(e) else math.nan for e in etas]
+
+
 def final_metric(record) -> float:
-    """The run's score: the last metric, or the worst possible value if it diverged (inf distance, accuracy 0)."""
+    """The run's score: the last metric, or the worst possible value if it diverged (inf distance, accuracy 0; on
+    a pure-noise task an infinite drift, signed by where the rate was going)."""
     task = TASKS[record["task"]]
     if record["diverged"] or not record["metric"] or record["metric"][-1] is None:
+        if task.kind == "null":
+            seen = [e for e in record["eta"] if e is not None]
+            return math.inf if len(seen) < 2 or seen[-1] >= seen[0] else -math.inf
         return math.inf if task.lower_is_better else 0.0
     return float(record["metric"][-1])
 
