@@ -115,13 +115,28 @@ def _leaves(node, path):
 
 def _all_finite(xp, x) -> bool:
     """One inner product <x, x> (BLAS): finite only if every entry is; the element-wise test runs only when it is
-    not (a non-finite entry, or a sum of squares that overflowed from large finite entries)."""
-    if xp is np:
-        with np.errstate(over="ignore", invalid="ignore"):
-            total = float(np.dot(x, x)) if x.ndim == 1 else math.inf
-    else:
-        total = sq_norm(xp, x) if len(x.shape) == 1 else math.inf
+    not (a non-finite entry, or a sum of squares that overflowed from large finite entries). NumPy's floating-point
+    warnings are off around the whole check (``finite_result``)."""
+    total = float(np.dot(x, x)) if xp is np else sq_norm(xp, x)
     return math.isfinite(total) or bool(xp.all(xp.isfinite(x)))
+
+
+def _first_bad(xp, node, known):
+    """The field names leading to the first non-finite float or array of ``node`` (() for the node itself), or
+    None when every one is finite; arrays whose id is in ``known`` are not tested."""
+    if isinstance(node, float):
+        return None if math.isfinite(node) else ()
+    if isinstance(node, np.ndarray) or is_array(node):
+        return None if id(node) in known or _all_finite(xp, node) else ()
+    if isinstance(node, tuple):
+        names = getattr(node, "_fields", None)
+        for i, child in enumerate(node):
+            if child is None or isinstance(child, (int, str)):      # counts, flags: always finite
+                continue
+            bad = _first_bad(xp, child, known)
+            if bad is not None:
+                return (f".{names[i]}" if names else f"[{i}]",) + bad
+    return None
 
 
 def _cause(xp, name, g, direction, state) -> str:
@@ -142,39 +157,54 @@ def _cause(xp, name, g, direction, state) -> str:
     return "the cause could not be told from the gradient"
 
 
-def finite_result(xp, step: int, g, theta, state, *, skip=(), direction=None):
+def finite_result(xp, step: int, g, theta, state, *, known=(), direction=None):
     """The last line of every update: ``(theta, state)`` when every array and float in them is finite, else
     ``NonFiniteStateError`` naming the step, the first non-finite quantity and its cause where it can be told.
 
-    ``skip`` holds states or arrays already known to be finite, whose arrays are not tested again: the old state
-    (an update may pass its arrays on unchanged), and what an update can prove finite without a pass over memory
-    (Adam's m and v when <g, g> was finite, so that no g_i^2 overflowed; a path whose squared norm, a float leaf
-    of the state that is tested here, is finite). An array's test is one BLAS inner product, a read pass over it:
-    every avoidable one costs a few per cent of a large update (benchmarks/step_time.py). Nothing is returned on
+    ``known`` holds arrays of the new state already known to be finite, which are not tested again: those an
+    update passes on from the old state unchanged (D-Adaptation's x0), and those it can prove finite without a pass
+    over memory (Adam's m and v when <g, g> was finite, so that no g_i^2 overflowed; a path whose squared norm, a
+    float of the state that is tested here, is finite). An array's test is one BLAS inner product, a read pass over
+    it: every avoidable one costs a few per cent of a large update (benchmarks/step_time.py). Nothing is returned on
     failure, so the caller keeps its theta and state: an update either succeeds with finite values or changes
     nothing.
 
     >>> import numpy as np
-    >>> finite_result(np, 3, np.array([1e200]), np.zeros(1), (np.array([np.inf]),))
+    >>> finite_result(np, 3, np.array([1e200]), np.zeros(1), (np.array([np.inf]),))   # a state of one array
     Traceback (most recent call last):
     ...
     clara_ref.errors.NonFiniteStateError: non-finite state[0] after the update at step 3 (1 of 1 entries are inf or NaN): g**2 overflowed: |g| = 1e+200 exceeds 1.34e+154, the square root of the largest float64 (Adam's v and the baselines' squared sums then hold inf); the caller's theta and state are unchanged
     """
-    known = {id(a) for s in skip for _, a in _leaves(s, "") if is_array(a)}
-    for name, leaf in [("theta", theta), *_leaves(state, "state")]:
-        if is_array(leaf):
-            if id(leaf) in known or _all_finite(xp, leaf):
-                continue
-            bad = int(xp.sum(xp.astype(~xp.isfinite(leaf), xp.int64)))
-            what = f"({bad} of {leaf.shape[0] if len(leaf.shape) else 1} entries are inf or NaN)"
-        elif math.isfinite(leaf):
-            continue
-        else:
-            what = f"= {leaf!r}"
-        raise NonFiniteStateError(f"non-finite {name} after the update at step {step} {what}: "
-                                  f"{_cause(xp, name, g, direction, state)}; the caller's theta and state are "
-                                  "unchanged")
-    return theta, state
+    known = {id(a) for a in known}
+    if xp is np:
+        with np.errstate(over="ignore", invalid="ignore"):
+            bad = _locate(xp, theta, state, known)
+    else:
+        bad = _locate(xp, theta, state, known)
+    if bad is None:
+        return theta, state
+    name = "theta" if bad == () else "state" + "".join(bad)
+    leaf = theta if bad == () else _walk_to(state, bad)
+    if is_array(leaf):
+        count = int(xp.sum(xp.astype(~xp.isfinite(leaf), xp.int64)))
+        what = f"({count} of {leaf.shape[0] if len(leaf.shape) else 1} entries are inf or NaN)"
+    else:
+        what = f"= {leaf!r}"
+    raise NonFiniteStateError(f"non-finite {name} after the update at step {step} {what}: "
+                              f"{_cause(xp, name, g, direction, state)}; the caller's theta and state are unchanged")
+
+
+def _locate(xp, theta, state, known):
+    """() when theta is not finite, else the path to the state's first non-finite leaf, or None."""
+    if _first_bad(xp, theta, known) is not None:
+        return ()
+    return _first_bad(xp, state, known)
+
+
+def _walk_to(node, names):
+    for name in names:
+        node = getattr(node, name[1:]) if name.startswith(".") else node[int(name[1:-1])]
+    return node
 
 
 def block_slices(sizes: tuple[int, ...]) -> tuple[tuple[int, int], ...]:

@@ -73,7 +73,7 @@ from . import _validate as V
 from . import reference as R
 from ._backend import array_namespace, as_1d_float
 from ._core import Optimizer, finite_result
-from .constant import _moments_fit
+from .constant import _arrays, _moments_fit
 from .errors import RateFloorError
 from .path import SKIP_FLOOR
 from .rate_control import PathRateControl
@@ -186,8 +186,8 @@ class Alera(_AleraParameters):
                          reference=step.reference, multiplier=eta / state.eta, multipliers=step.multipliers,
                          direction=step.direction)
         # the path is finite when p_sq (tested) is; the moments when no g_i^2 overflowed (as in clara)
-        known = (state, step.p) + ((step.direction,) if _moments_fit(self.direction, step.squares_fit) else ())
-        return finite_result(xp, state.t + 1, g, step.theta, new, skip=known, direction=self.direction)
+        known = (step.p,) + (_arrays(step.direction) if _moments_fit(self.direction, step.squares_fit) else ())
+        return finite_result(xp, state.t + 1, g, step.theta, new, known=known, direction=self.direction)
 
 
 #: the factory is the class: one parameter list, in the dataclass fields
@@ -323,8 +323,8 @@ class Salera(_AleraParameters):
             new_theta, inner = self.inner.update(theta, g, state.alera)       # checked finite by ALeRA itself
             new = SaleraState(t=state.t + 1, eta=inner.eta, etas=inner.etas, alarm=False, alarms=state.alarms,
                               theta_prev=_copy(theta), ph=ph, alera=inner)
-            return finite_result(xp, state.t + 1, g, new_theta, new, skip=(inner, new_theta),
-                                 direction=self.direction)
+            known = (new_theta, inner.p) + _arrays(inner.direction)
+            return finite_result(xp, state.t + 1, g, new_theta, new, known=known, direction=self.direction)
         ### Alarm (S4): back to the previous iterate, halve every rate, reset the test, discard this gradient
         etas = tuple(e / 2.0 for e in state.alera.etas)
         if min(etas) < RATE_FLOOR:
@@ -341,7 +341,8 @@ class Salera(_AleraParameters):
         new_theta = _copy(state.theta_prev) if self.backtrack else theta    # never hand out the state's array
         new = SaleraState(t=state.t, eta=inner.eta, etas=etas, alarm=True, alarms=state.alarms + 1,
                           theta_prev=state.theta_prev, ph=PageHinkleyState(lam=ph.lam, **_PH_RESET), alera=inner)
-        return finite_result(xp, state.t + 1, g, new_theta, new, skip=(state,), direction=self.direction)
+        known = (state.theta_prev, inner.p) + _arrays(inner.direction)      # all passed on from the checked state
+        return finite_result(xp, state.t + 1, g, new_theta, new, known=known, direction=self.direction)
 
 
 #: the factory is the class: one parameter list, in the dataclass fields

@@ -62,7 +62,7 @@ from typing import Any, NamedTuple
 
 from ._backend import as_1d_float
 from ._core import Optimizer, finite_result
-from .constant import _moments_fit
+from .constant import _arrays, _moments_fit
 from .rate_control import PathRateControl
 
 __all__ = ["Clara", "ClaraState", "clara"]
@@ -158,8 +158,8 @@ class Clara(Optimizer):
         new = ClaraState(t=state.t + 1, eta=step.etas[0], p=step.p, p_sq=sum(step.p_sqs), reference=step.reference,
                          multiplier=step.multipliers[0], d=state.d, direction=step.direction)
         # the path is finite when its squared norm p_sq (a float of the state, tested) is; the moments as in sgd/adam
-        known = (state, step.p) + ((step.direction,) if _moments_fit(self.direction, step.squares_fit) else ())
-        return finite_result(xp, state.t + 1, g, step.theta, new, skip=known, direction=self.direction)
+        known = (step.p,) + (_arrays(step.direction) if _moments_fit(self.direction, step.squares_fit) else ())
+        return finite_result(xp, state.t + 1, g, step.theta, new, known=known, direction=self.direction)
 
 
 #: the factory is the class: one parameter list, in the dataclass fields

@@ -64,7 +64,7 @@ class ConstantRate(Optimizer):
         step += theta                                                    # (C2) theta - eta s
         new = ConstantRateState(t=state.t + 1, eta=state.eta, direction=dstate)
         return finite_result(xp, state.t + 1, g, step, new, direction=self.direction,
-                             skip=(state, dstate) if _moments_fit(self.direction, squares_fit) else (state,))
+                             known=_arrays(dstate) if _moments_fit(self.direction, squares_fit) else ())
 
 
 def _moments_fit(direction, squares_fit: bool) -> bool:
@@ -72,6 +72,11 @@ def _moments_fit(direction, squares_fit: bool) -> bool:
     finite old values and of g and g^2, so they are finite when no g_i^2 overflowed (<g, g> finite) and no weight
     decay was added into g (which could overflow)."""
     return squares_fit and not getattr(direction, "weight_decay", 0.0)
+
+
+def _arrays(node) -> tuple:
+    """The arrays among a (direction) state's fields."""
+    return tuple(x for x in node if hasattr(x, "shape") and hasattr(x, "dtype"))
 
 
 def sgd(eta0: float, weight_decay: float = 0.0) -> ConstantRate:

@@ -133,7 +133,8 @@ class DAdaptSGD(Optimizer):
         s = state.s + lam * g                                                 # (D4)
         s_sq = sq_norm(xp, s)
         if s_sq == 0.0:                                                       # (D5)
-            return finite_result(xp, state.t + 1, g, theta, state._replace(g0_norm=g0_norm, s=s), skip=(state,))
+            return finite_result(xp, state.t + 1, g, theta, state._replace(g0_norm=g0_norm, s=s),
+                                 known=(state.x0,))
         d_hat = 2.0 * numerator / math.sqrt(s_sq)                             # (D6)
         d = max(state.d, min(d_hat, state.d * self.growth_rate))
         z = state.x0 - s                                                      # (D7)
@@ -142,7 +143,7 @@ class DAdaptSGD(Optimizer):
         eta = guard_rate(d * self.lr, state.t + 1, None, None)     # d lr must stay a positive float
         new = DAdaptSGDState(t=state.t + 1, eta=eta, d=d, d_hat=d_hat, numerator=numerator, g0_norm=g0_norm,
                              x0=state.x0, s=s)
-        return finite_result(xp, state.t + 1, g, new_theta, new, skip=(state,))
+        return finite_result(xp, state.t + 1, g, new_theta, new, known=(state.x0,))
 
 class DAdaptAdamState(NamedTuple):
     """``t``: updates done (= the package's k). ``eta``: d lr. ``d``, ``d_hat``, ``numerator`` (N) as in the
@@ -220,7 +221,7 @@ class DAdaptAdam(Optimizer):
         s = state.s * sqrt_b2 + (dlr * (1 - sqrt_b2)) * g                               # (E5)
         s_l1 = float(xp.sum(xp.abs(s)))
         if s_l1 == 0.0:                                                                 # (E6)
-            return finite_result(xp, k + 1, g, theta, state._replace(s=s, m=m, v=v), skip=(state,))
+            return finite_result(xp, k + 1, g, theta, state._replace(s=s, m=m, v=v))
         numerator = sqrt_b2 * state.numerator + (1 - sqrt_b2) * a                      # (E7)
         d_hat = numerator / ((1 - sqrt_b2) * s_l1)
         d = max(state.d, min(d_hat, state.d * self.growth_rate))                        # (E8)
@@ -230,7 +231,7 @@ class DAdaptAdam(Optimizer):
         new_theta = new_theta - m / (xp.sqrt(v) + self.eps)                             # (E9)
         eta = guard_rate(d * self.lr, state.t + 1, None, None)     # d lr must stay a positive float
         new = DAdaptAdamState(t=k + 1, eta=eta, d=d, d_hat=d_hat, numerator=numerator, s=s, m=m, v=v)
-        return finite_result(xp, k + 1, g, new_theta, new, skip=(state,))
+        return finite_result(xp, k + 1, g, new_theta, new)
 
 #: the factories are the classes: one parameter list, in the dataclass fields
 dadapt_sgd = DAdaptSGD

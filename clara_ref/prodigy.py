@@ -131,7 +131,7 @@ class Prodigy(Optimizer):
         s = state.s * b3 + ((d / d0) * (d if self.safeguard_warmup else dlr)) * g       # (Q5)
         s_l1 = float(xp.sum(xp.abs(s)))
         if s_l1 == 0.0:                                                                 # (Q6)
-            return finite_result(xp, k + 1, g, theta, state._replace(s=s, m=m, v=v), skip=(state,))
+            return finite_result(xp, k + 1, g, theta, state._replace(s=s, m=m, v=v), known=(state.x0,))
         d_hat = self.d_coef * numerator / s_l1                                          # (Q7)
         if d == d0:
             d = max(d, d_hat)
@@ -148,7 +148,7 @@ class Prodigy(Optimizer):
         eta = guard_rate(d * self.lr, state.t + 1, None, None)     # d lr must stay a positive float
         new = ProdigyState(t=k + 1, eta=eta, d=d, d_hat=d_hat, d_max=d_max, numerator=numerator, x0=state.x0, s=s,
                            m=m, v=v)
-        return finite_result(xp, k + 1, g, new_theta, new, skip=(state,))
+        return finite_result(xp, k + 1, g, new_theta, new, known=(state.x0,))
 
 #: the factory is the class: one parameter list, in the dataclass fields
 prodigy = Prodigy

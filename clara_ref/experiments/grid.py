@@ -442,8 +442,9 @@ def expand(preset: Preset, tasks=None, optimizers=None, rates=None, seeds=None,
 
     The protocol only changes real-data tasks: synthetic and pure-noise runs keep ``"clara_ref"`` (and are shared
     between both). ``epochs`` overrides the epochs of the data tasks (stepwise tasks count steps and keep theirs).
-    A task that names its optimizers or rates (the pure-noise tasks) runs only those of the filters' that it
-    names.
+    A task that names its optimizers (the pure-noise tasks) runs only those of the filter's that it names; one that
+    names its rates runs those of the filter's that it names, or all of its own when the filter keeps none of
+    them.
     """
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
@@ -471,7 +472,9 @@ def expand(preset: Preset, tasks=None, optimizers=None, rates=None, seeds=None,
         task = TASKS[t]
         proto = "clara_ref" if task.stepwise else protocol
         ep = None if task.stepwise else epochs
-        task_rates = rates if task.rates is None else [r for r in rates if r in task.rates]
+        # a task of its own rates runs at those the filter keeps, or at all of them if it keeps none (the pure-noise
+        # tasks: without signal, log eta_t - log eta_B does not depend on where the rate starts)
+        task_rates = rates if task.rates is None else [r for r in rates if r in task.rates] or list(task.rates)
         for o in optimizers:
             if not task.runs(o):
                 continue
