@@ -120,6 +120,9 @@ def check_gradient(xp, theta, g, step: int) -> bool:
     return False
 
 
+_NUMPY_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def as_1d_float(theta, name: str = "theta"):
     """Check that ``theta`` is a 1-D real floating array and return its namespace.
 
@@ -129,6 +132,8 @@ def as_1d_float(theta, name: str = "theta"):
     ...
     ValueError: theta must be a 1-D array (use clara_ref.flatten for lists of arrays); got shape (2, 2)
     """
+    if type(theta) is np.ndarray and theta.ndim == 1 and theta.dtype in _NUMPY_FLOATS and theta.shape[0]:
+        return np                           # the common case, without the general checks' per-call cost
     if not is_array(theta):
         raise ValueError(f"{name} must be an array, got {type(theta).__name__}")
     xp = array_namespace(theta)

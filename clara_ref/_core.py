@@ -46,6 +46,11 @@ class Optimizer:
             raise ValueError(f"state is a {type(state).__name__}, but {self.name} needs the {expected.__name__} of its "
                              f"own init(theta): the state was made by another optimizer")
         direction = getattr(self, "direction", None)
+        made = None if direction is None else _direction_state_type(direction, theta)
+        blocks = getattr(self, "blocks", None)
+        etas = getattr(state, "etas", None)
+        if _fits(state, theta.shape, theta.dtype, made) and (etas is None or len(etas) == len(blocks or (1,))):
+            return                          # every update's case, in one quick pass; the walk below says what is wrong
         for path, node in _walk(state, "state"):
             if path.endswith(".direction") and direction is not None:
                 made = _direction_state_type(direction, theta)
@@ -56,8 +61,6 @@ class Optimizer:
                 if tuple(node.shape) != tuple(theta.shape) or node.dtype != theta.dtype:
                     raise ValueError(f"{path} has shape {tuple(node.shape)} and dtype {node.dtype}, theta "
                                      f"{tuple(theta.shape)} and {theta.dtype}: the state was made for another theta")
-        blocks = getattr(self, "blocks", None)
-        etas = getattr(state, "etas", None)
         if etas is not None and len(etas) != len(blocks or (1,)):
             raise ValueError(f"state has {len(etas)} block rates, but this optimizer has {len(blocks or (1,))} "
                              f"blocks ({blocks}): the state was made by another optimizer")
@@ -81,6 +84,22 @@ def _direction_state_type(direction, theta):
     if key not in _DIRECTION_STATE_TYPES:
         _DIRECTION_STATE_TYPES[key] = type(direction.init(theta[:1]))
     return _DIRECTION_STATE_TYPES[key]
+
+
+def _fits(node, shape, dtype, direction_type) -> bool:
+    """Does every array of a nested NamedTuple state have theta's shape and dtype, and every field called
+    ``direction`` the direction's state type? (``check_state``'s quick pass: no paths built.)"""
+    for name, child in zip(node._fields, node):
+        if isinstance(child, tuple):
+            if hasattr(child, "_fields"):
+                if name == "direction" and direction_type is not None and type(child) is not direction_type:
+                    return False
+                if not _fits(child, shape, dtype, direction_type):
+                    return False
+        elif hasattr(child, "shape") and hasattr(child, "dtype") and not isinstance(child, type):
+            if child.shape != shape or child.dtype != dtype:
+                return False
+    return True
 
 
 def _walk(node, path):

@@ -71,6 +71,12 @@ class Step(NamedTuple):
     squares_fit: bool = True
 
 
+@lru_cache(maxsize=256)
+def _block_sizes(blocks, n: int) -> tuple:
+    """The validated block sizes of a theta of size n (checked once per (blocks, n), not at every update)."""
+    return V.blocks_tuple(blocks, n)
+
+
 def _applied(eta: float, f: float, new: float) -> float:
     """The factor the rate was really multiplied by: f, or new / eta where the bounds eta_min/eta_max clamped it
     (an exp that overflowed to inf under eta_max is then the finite factor that reached the bound)."""
@@ -150,7 +156,7 @@ class PathRateControl:
         return 2.0 * math.sqrt(sum(_null_std(self._null_direction, self.c, "exact", n) ** 2 for n in sizes))
 
     def _sizes(self, theta) -> tuple:
-        return V.blocks_tuple(self.blocks, theta.shape[0])
+        return _block_sizes(self.blocks, theta.shape[0])
 
     # -- one update ------------------------------------------------------------------------------------------------
     def _adapt(self, etas, p_sqs, refs, sizes, d, t):

@@ -150,3 +150,26 @@ def test_forward_loss_equals_loss_and_grad():
     rng = np.random.default_rng(4)
     theta, X, y = m.init(rng), rng.standard_normal((6, 5)), rng.integers(0, 3, 6)
     assert m.loss(theta, X, y) == m.loss_and_grad(theta, X, y)[0]
+
+
+def test_the_numpy_paths_compute_the_same_bits_as_the_array_api_path():
+    """NumPy arrays take a faster path through softmax_cross_entropy (array methods, fancy indexing) and write the
+    MLP's gradient into one buffer; both are the same operations in the same order, so they must give the very
+    bits of the array-API form (here on array_api_strict arrays, which wrap NumPy)."""
+    xps = pytest.importorskip("array_api_strict")
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64):
+        logits = (rng.standard_normal((33, 10)) * 40).astype(dtype)
+        y = rng.integers(0, 10, 33)
+        loss, grad = cr.models.softmax_cross_entropy(logits, y)
+        loss_s, grad_s = cr.models.softmax_cross_entropy(xps.asarray(logits), xps.asarray(y))
+        assert loss == loss_s and np.array_equal(grad, np.asarray(grad_s)) and grad.dtype == dtype
+    m = cr.models.mlp((5, 7, 3))
+    theta, X, y = m.init(rng), rng.standard_normal((6, 5)), rng.integers(0, 3, 6)
+    _, g = m.loss_and_grad(theta, X, y)
+    Ws, bs = m._unpack(theta)
+    a1 = np.maximum(X @ Ws[0] + bs[0], 0.0)
+    _, dz = cr.models.softmax_cross_entropy(a1 @ Ws[1] + bs[1], y)
+    dz1 = (dz @ Ws[1].T) * (X @ Ws[0] + bs[0] > 0)
+    expected = np.concatenate([(X.T @ dz1).ravel(), dz1.sum(axis=0), (a1.T @ dz).ravel(), dz.sum(axis=0)])
+    assert np.array_equal(g, expected)
