@@ -12,7 +12,9 @@ records always lead to the same next round.
 
 A claim that is still not robust at the end is "undecided": its verdict is replaced by that word, and its
 ``numbers["undecided"]`` keeps the verdict it leaned to, its robustness, the seeds it had and why it stopped.
-Every claim's ``seeds`` (the most seeds any of its cells had) says how many seeds decided it.
+A claim with parts (C0's two halves) is also given seeds while one of its parts is not robust; a part still not
+robust at the end says so (``numbers["parts"][name]["undecided"]``) beside a claim verdict that is. Every claim's
+``seeds`` (the most seeds any of its cells had) says how many seeds decided it.
 """
 
 from __future__ import annotations
@@ -92,10 +94,15 @@ def until_decided(specs, records, run, *, max_seeds: int, budget_s: float, jobs:
                            open=[r.id for r in open_claims], estimate_s=estimate))
     final = []
     for r in results:
-        if r.id in opened and _open(r):
+        if r.id in opened and _open(r) and r.robustness < C.ROBUST_SHARE:
             numbers = dict(r.numbers, undecided=dict(leaning=r.verdict, robustness=r.robustness, seeds=r.seeds,
                                                      why=stopped))
             r = r._replace(verdict=C.UNDECIDED_VERDICT, numbers=numbers)
+        elif r.id in opened and _open(r):
+            # the claim's verdict is robust, but a part of it is not: the part says so
+            parts = {k: dict(v, undecided=stopped) if k in _open_parts(r) else v
+                     for k, v in r.numbers["parts"].items()}
+            r = r._replace(numbers=dict(r.numbers, parts=parts, decided_at_seeds=r.seeds))
         elif r.id in opened:
             r = r._replace(numbers=dict(r.numbers, decided_at_seeds=r.seeds))
         final.append(r)
@@ -103,9 +110,16 @@ def until_decided(specs, records, run, *, max_seeds: int, budget_s: float, jobs:
 
 
 def _open(result) -> bool:
-    """Is this verdict not robust yet (a real verdict whose bootstrap robustness is below ROBUST_SHARE)?"""
-    return (result.robustness is not None and result.verdict not in C.UNDECIDED
-            and not math.isnan(result.robustness) and result.robustness < C.ROBUST_SHARE)
+    """Is this verdict not robust yet: a real verdict whose bootstrap robustness, or that of one of its parts (C0's
+    two halves), is below ROBUST_SHARE?"""
+    if result.robustness is None or result.verdict in C.UNDECIDED or math.isnan(result.robustness):
+        return False
+    return result.robustness < C.ROBUST_SHARE or bool(_open_parts(result))
+
+
+def _open_parts(result) -> list:
+    return [k for k, v in result.numbers.get("parts", {}).items()
+            if v.get("robustness") is not None and v["robustness"] < C.ROBUST_SHARE]
 
 
 def _seeds(records) -> dict:

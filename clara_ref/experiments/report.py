@@ -483,7 +483,8 @@ def claims_table(results) -> list[str]:
                      f"{_seeds_text(c)} | {c.summary} |")
         for name, part in c.numbers.get("parts", {}).items():
             rob = part.get("robustness")
-            lines.append(f"| {c.id}, {name} half | {part['verdict']} | {part['margin']:+.3g} | "
+            note = f" (not robust; stopped: {part['undecided']})" if "undecided" in part else ""
+            lines.append(f"| {c.id}, {name} half | {part['verdict']}{note} | {part['margin']:+.3g} | "
                          f"{'-' if rob is None else f'{rob:.0%}'} | | |")
     return lines
 
