@@ -175,6 +175,8 @@ def _sensitivity_figure(plt, task_name, recs, labels, cells, out_dir):
     The axes are scaled to the runs that did not diverge."""
     task = TASKS[task_name]
     fig, ax = plt.subplots(figsize=(9, 4.5))
+    if len(labels) > 10:                    # more lines than the default cycle has colours: dark, then light shades
+        ax.set_prop_cycle(color=plt.cm.tab20.colors[::2] + plt.cm.tab20.colors[1::2])
     edge = 0.98 if task.lower_is_better else 0.02
     trans = ax.get_xaxis_transform()
     kept_all = []
