@@ -344,3 +344,23 @@ def test_bootstrap_redraws_only_the_seeds_a_cell_has():
         medians.append(boot.median("sphere", "sgd", 1e-2))
     # binomial(400, 1/2): standard error 0.025, so 0.35-0.65 is six standard errors wide on each side
     assert 0.35 < medians.count(2.0) / 400 < 0.65 and set(medians) == {1.0, 2.0, 3.0}
+
+
+def test_cells_that_each_flip_rarely_but_together_make_a_part_fragile_are_deciding():
+    """CLARA on four pure-noise block sizes, five seeds each, no drift: a resample pushes one cell's drift beyond
+    one null spread in only 8-10% of the resamples (the bootstrap of a mean over its standard deviation from five
+    seeds), but one of the four does so in a third of them, so the null half holds in about 68%. Each cell changes
+    in most of the resamples where the half changes, which makes all four deciding, not just the one that crosses
+    10% on its own."""
+    out, pattern = [], [-2, -1, 0, 1, 2]
+    for t, n in (("pure_noise_2", 2), ("pure_noise_15", 15), ("pure_noise_650", 650), ("pure_noise_100000", 1e5)):
+        for label, mean in (("adam-clara", 0.0), ("adam-clara-mismatched", 7.0), ("adam-clara-uncorrected", 0.0)):
+            for s, p in enumerate(pattern):
+                r = rec(t, label, 1e-3, s, mean + 0.01 * p / math.sqrt(2.5), role="null", initial=0.0, steps=3000)
+                out.append(dict(r, lower_is_better=False, n_params=n))
+    out += _bench_records({1e-4: 5.0}, {1e-4: 1.0})
+    c0 = by_id(C.evaluate(out))["C0"]
+    assert c0.numbers["parts"]["null"]["robustness"] < C.ROBUST_SHARE
+    assert {t for t, lab, _ in c0.deciding if lab == "adam-clara"} == {"pure_noise_2", "pure_noise_15",
+                                                                       "pure_noise_650", "pure_noise_100000"}
+    assert not any(lab == "adam-clara-uncorrected" for _, lab, _ in c0.deciding)   # not part of the verdict
