@@ -7,6 +7,7 @@ working::
     ├── NonFiniteGradientError   (also ValueError)          a gradient held inf or NaN; the state is unchanged
     ├── LearningRateError        (also FloatingPointError)  an adapted rate became inf, 0 or NaN
     ├── NonFiniteStateError      (also FloatingPointError)  an update made theta or the state inf or NaN
+    ├── ReferenceValueError      (also ArithmeticError)     a path rule's pure-noise reference is not finite
     ├── RateFloorError           (also FloatingPointError)  SALeRA halved a rate below 1e-15
     ├── images.DataMissingError  (also FileNotFoundError)   an image dataset's files are not in its folder
     └── images.ChecksumError     (also ValueError)          a dataset file is not the official one
@@ -18,7 +19,8 @@ working::
 
 from __future__ import annotations
 
-__all__ = ["ClaraRefError", "NonFiniteGradientError", "LearningRateError", "NonFiniteStateError", "RateFloorError"]
+__all__ = ["ClaraRefError", "NonFiniteGradientError", "LearningRateError", "NonFiniteStateError", "RateFloorError",
+           "ReferenceValueError"]
 
 
 class ClaraRefError(Exception):
@@ -37,6 +39,11 @@ class NonFiniteStateError(ClaraRefError, FloatingPointError):
     """An update would have made theta or the optimizer state inf or NaN (for example Adam's v after g**2
     overflowed); the message names the step, the quantity and the cause where it is known. Nothing was returned,
     so the caller's theta and state are as they were."""
+
+
+class ReferenceValueError(ClaraRefError, ArithmeticError):
+    """The expected path length under pure noise came out inf or NaN for a block size and hyperparameters; the
+    message names them (clara_ref.reference)."""
 
 
 class RateFloorError(ClaraRefError, FloatingPointError):

@@ -28,7 +28,12 @@ Notes
   0.002; beyond it the stationary value (R3/R4) is used. Both stay within 0.01 of a Monte Carlo at every n and t
   (tests/test_reference.py checks this).
 * The Adam spread (R6) is a large-n delta method; below n = 32 it is off by up to 20% (about 1% at n = 42), so there the
-  spread comes from a cached seeded Monte Carlo (2000 trials, 300 steps, relative accuracy about 2%).
+  spread comes from a cached seeded Monte Carlo (2000 trials, 300 steps or 10/(1 - beta1) where the momentum is
+  longer, relative accuracy about 2%).
+* (R5) is evaluated stably at every n (``kappa``): its hypergeometric factor by its positive power series from
+  c = n/2 + 1 >= 10 on (scipy's hyp2f1 overflows there for beta1 >= 0.95 at even n >= 198), its gamma factor by an
+  asymptotic series above n = 100,000; a value that is still not finite raises ``ReferenceValueError`` naming the
+  block size and the hyperparameters.
 * Adam's reference is taken to depend on beta1 and c only (beta2 and eps enter through the neglected v_hat noise);
   weight decay is ignored (the null hypothesis is pure noise around theta = 0).
 
@@ -50,12 +55,13 @@ from scipy import special
 
 from . import _validate as V
 from .directions import AdamDirection
+from .errors import ReferenceValueError
 from . import path as _path
 from .path import CLAMP_FLOOR
 
 __all__ = ["random_walk_mean", "random_walk_std", "kappa", "path_sq_norm_mean", "path_sq_norm_std",
-           "monte_carlo", "MonteCarloResult", "adam_path_mean", "adam_path_std", "simulated_mean", "simulated_std",
-           "ADAM_TRANSIENT_STEPS", "NORM_FLOOR"]
+           "ReferenceValueError", "monte_carlo", "MonteCarloResult", "adam_path_mean", "adam_path_std",
+           "simulated_mean", "simulated_std", "ADAM_TRANSIENT_STEPS", "NORM_FLOOR"]
 
 #: The authors' clamp: a direction is divided by max(|s|, 1e-12), so one shorter than 1e-12 gives a unit vector
 #: shorter than 1 (|s| = 5e-13 gives |u| = 0.5) and a zero direction gives u = 0 (``clara_ref.path``).
@@ -123,10 +129,52 @@ def kappa(n: int, rho):
     rho = np.asarray(rho, dtype=np.float64)
     if np.any(np.abs(rho) > 1.0):
         raise ValueError("rho must lie in [-1, 1]")
-    # [Gamma((n+1)/2)/Gamma(n/2)]^2 * 2/n, in logs so that large n does not overflow.
-    scale = np.exp(2.0 * (special.gammaln((n + 1) / 2.0) - special.gammaln(n / 2.0))) * 2.0 / n
-    out = rho * scale * special.hyp2f1(0.5, 0.5, n / 2.0 + 1.0, rho * rho)
-    return np.where(np.abs(rho) == 1.0, rho, out)            # kappa_n(+-1) = +-1 exactly
+    inside = np.abs(rho) < 1.0
+    f = _hyp2f1_half(n / 2.0 + 1.0, np.where(inside, rho * rho, 0.0))
+    out = rho * _gamma_factor(n) * f
+    return np.where(inside, out, rho)                        # kappa_n(+-1) = +-1 exactly
+
+
+#: above this n the gamma factor of (R5) comes from its asymptotic series: the difference of two log-gammas of about
+#: n log n loses n eps to cancellation (7.5e-11 relative at n = 1e5, 2e-8 at 1e8), the series has 7 terms and an
+#: error below 1e-15 there; at and below it the log-gamma form is kept, so that no result computed with it moves
+_GAMMA_SERIES_ABOVE = 100_000
+#: coefficients of Gamma(x + 1/2) / Gamma(x) / sqrt(x) in powers of 1/x (DLMF 5.11.13 with a = 1/2, b = 0)
+_GAMMA_RATIO_SERIES = (1.0, -1 / 8, 1 / 128, 5 / 1024, -21 / 32768, -399 / 262144, 869 / 4194304)
+#: from this c on the power series of 2F1(1/2, 1/2; c; z) sums in at most a few hundred terms for every z < 1;
+#: below it scipy.special.hyp2f1 (which itself overflows to inf or nan for large c and z > 0.9: n = 198, 200,
+#: 1000, ... at beta1 >= 0.95), whose transformations near z = 1 beat thousands of terms of the series
+_SERIES_FROM_C = 10.0
+
+
+def _gamma_factor(n: int) -> float:
+    """(2/n) [Gamma((n+1)/2) / Gamma(n/2)]^2, the k = 0 term of (R5) divided by rho."""
+    if n <= _GAMMA_SERIES_ABOVE:
+        return float(np.exp(2.0 * (special.gammaln((n + 1) / 2.0) - special.gammaln(n / 2.0))) * 2.0 / n)
+    x = n / 2.0
+    ratio = sum(a * x**-i for i, a in enumerate(_GAMMA_RATIO_SERIES))    # Gamma(x + 1/2) / (Gamma(x) sqrt(x))
+    return ratio * ratio
+
+
+def _hyp2f1_half(c: float, z):
+    """2F1(1/2, 1/2; c; z) for c >= 3/2 and 0 <= z < 1, element-wise (the hypergeometric factor of (R5)).
+
+    For c >= _SERIES_FROM_C its power series sum_k [(1/2)_k]^2 / ((c)_k k!) z^k: every term is positive (no
+    cancellation) and the ratio of consecutive terms, z (k + 1/2)^2 / ((k + c)(k + 1)), is below z, so the tail after
+    a term t is below t z / (1 - z); the sum stops when that bound is below 1e-17 of the sum. Below it,
+    scipy.special.hyp2f1.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    if c < _SERIES_FROM_C:
+        return special.hyp2f1(0.5, 0.5, c, z)
+    total, term, k = np.ones_like(z), np.ones_like(z), 0
+    zmax = float(np.max(z)) if z.size else 0.0
+    while True:
+        term = term * ((k + 0.5) ** 2 / ((k + c) * (k + 1.0))) * z
+        total = total + term
+        k += 1
+        if float(np.max(term / total)) * zmax / (1.0 - zmax) < 1e-17:
+            return total
 
 
 def _adam_stationary_mean(c: float, beta1: float, n: int | None) -> float:
@@ -218,9 +266,16 @@ def _adam_transient_table(c, beta1, beta2, eps, n_eff) -> np.ndarray:
                        trials=trials, seed=20250805).mean_t
 
 
+def _spread_steps(beta1: float) -> int:
+    """Steps of the small-n spread simulation: 300, or 10 / (1 - beta1) where the momentum remembers longer (the
+    lag-h correlation beta1^h of Adam's steps must have died out: 10,000 steps at beta1 = 0.999)."""
+    return max(300, math.ceil(10.0 / (1.0 - beta1)))
+
+
 @lru_cache(maxsize=64)
 def _adam_small_n_std(c, beta1, beta2, eps, n) -> float:
-    return monte_carlo(AdamDirection(beta1, beta2, eps), n, c=c, steps=300, trials=2000, seed=20250806).std
+    return monte_carlo(AdamDirection(beta1, beta2, eps), n, c=c, steps=_spread_steps(beta1), trials=2000,
+                       seed=20250806).std
 
 
 def _check_direction(direction):
@@ -294,7 +349,7 @@ def path_sq_norm_mean(direction, c: float = 0.2, n: int | None = None, t: int | 
     """
     c, n, t = _check_c(c), _check_n(n), _check_t(t)
     _check_direction(direction)
-    return direction.null_mean(c, n, t)
+    return _finite(direction.null_mean(c, n, t), "path_sq_norm_mean", direction, c, n, t)
 
 
 def path_sq_norm_std(direction, c: float = 0.2, n: int | None = None) -> float:
@@ -309,4 +364,15 @@ def path_sq_norm_std(direction, c: float = 0.2, n: int | None = None) -> float:
     """
     c, n = _check_c(c), _check_n(n)
     _check_direction(direction)
-    return direction.null_std(c, n)
+    return _finite(direction.null_std(c, n), "path_sq_norm_std", direction, c, n, None)
+
+
+def _finite(value, what, direction, c, n, t) -> float:
+    """``value`` as a float, or ReferenceValueError naming the block size and the hyperparameters: a path rule must
+    never compare |p|^2 with inf or NaN (its rate would then fail far from the cause)."""
+    value = float(value)
+    if math.isfinite(value):
+        return value
+    hp = ", ".join(f"{k}={v!r}" for k, v in direction.hyperparameters().items())
+    raise ReferenceValueError(f"{what} is {value!r} for a block of n = {n} (c = {c}, t = {t}, {hp}): the reference "
+                              "cannot be computed there")
