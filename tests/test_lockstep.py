@@ -63,20 +63,20 @@ def test_the_update_floor_is_two_ulps_of_theta():
     """At a rate so small that each update is a few ulps of theta, an update is known only to rounding: each side
     rounds theta_t and theta_t-1 (half an ulp each), so two correct ports can differ by up to 2 ulps. A correct
     float32 port that rounds differently passes compare="update" with that floor and fails without it."""
-    from clara_ref import testing
+    from clara_ref.testing import compare
 
     rng = np.random.default_rng(0)
     theta0 = rng.uniform(1.0, 2.0, 50).astype(np.float32)
     grads = [rng.standard_normal(50).astype(np.float32) for _ in range(30)]
     report = lockstep(cr.adam(1e-6), master_weights_adam(theta0, 1e-6), theta0, grads, compare="update")
     assert report.max_update_deviation <= TOLERANCES["float32"]["update"]
-    saved = testing.UPDATE_FLOOR_ULPS
-    testing.UPDATE_FLOOR_ULPS = 0.0
+    saved = compare.UPDATE_FLOOR_ULPS
+    compare.UPDATE_FLOOR_ULPS = 0.0
     try:
         with pytest.raises(AssertionError, match="update"):
             lockstep(cr.adam(1e-6), master_weights_adam(theta0, 1e-6), theta0, grads, compare="update")
     finally:
-        testing.UPDATE_FLOOR_ULPS = saved
+        compare.UPDATE_FLOOR_ULPS = saved
 
 
 def test_a_one_step_early_bias_correction_fails_in_both_precisions():

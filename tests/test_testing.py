@@ -208,19 +208,27 @@ def test_intermediates_are_compared_by_name():
         lockstep(cr.clara(cr.adam_direction(), 0.01), lambda g: {"theta": theta0, "moment": 1.0}, theta0, grads)
 
 
-def test_the_harness_defects_are_fixed():
-    # QuadraticProblem gives gradients in theta's precision
+def test_quadratic_problems_give_gradients_in_thetas_precision():
     q = QuadraticProblem(np.zeros(2), np.ones(2), np.ones(2), 0.1, 0)
     assert q.gradient(np.zeros(2, dtype=np.float32), 0).dtype == np.float32
     assert q.gradient(np.zeros(2), 0).dtype == np.float64
-    # eta never compared: None, not 0.0
+
+
+def test_a_rate_the_port_never_returns_is_never_compared():
     port = torch_port(lambda ps: torch.optim.SGD(ps, lr=0.1), np.ones(2))
     report = lockstep(cr.sgd(0.1), port, np.ones(2), [np.ones(2)] * 2)
-    assert report.max_eta_deviation is None and report.max_update_deviation is None
-    # steps beyond the gradients is an error, not a silent cut
+    assert report.max_eta_deviation is None and report.max_update_deviation == 0.0
+    assert lockstep(cr.sgd(0.1), torch_port(lambda ps: torch.optim.SGD(ps, lr=0.1), np.ones(2)), np.ones(2),
+                    [np.ones(2)] * 2, compare="theta").max_update_deviation is None
+
+
+def test_steps_beyond_the_gradients_are_an_error_not_a_silent_cut():
+    port = torch_port(lambda ps: torch.optim.SGD(ps, lr=0.1), np.ones(2))
     with pytest.raises(ValueError, match="steps = 5 but only 2 gradients"):
         lockstep(cr.sgd(0.1), port, np.ones(2), [np.ones(2)] * 2, steps=5)
-    # a list return is read like a tuple; anything else is a clear error
+
+
+def test_a_port_may_return_a_list_and_anything_else_is_named():
     theta = np.ones(2)
 
     def listing(g):
