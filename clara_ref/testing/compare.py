@@ -174,8 +174,8 @@ def _nonfinite(k, what, port, ref, blocks, out, state):
     odd = port_bad != ref_bad
     if odd.any():
         i = int(np.argmax(odd.ravel()))
-        where = f"coordinate {i} ({_block_of(i, blocks)})" if np.ndim(port) else "its value"
-        raise AssertionError(f"step {k}: {what} of the port is {float(np.ravel(port)[i])!r} at {where} where "
+        where = f" at coordinate {i} ({_block_of(i, blocks)})" if np.ndim(port) else ""
+        raise AssertionError(f"step {k}: {what} of the port is {float(np.ravel(port)[i])!r}{where} where "
                              f"clara_ref's is {float(np.ravel(ref)[i])!r}: a non-finite value never passes; "
                              f"{_both_sides(out, state)}")
     return True
