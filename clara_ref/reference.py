@@ -207,7 +207,8 @@ class MonteCarloResult(NamedTuple):
     """Monte Carlo estimate of |p_T|^2 under i.i.d. N(0, I_n) gradients.
 
     ``mean``, ``std`` (sample sd, ddof=1) and ``se`` (= std / sqrt(trials)) of |p_T|^2 at T = ``steps``;
-    ``mean_t[k]`` is the mean of |p_{k+1}|^2 over trials, for every step.
+    ``mean_t[k]`` is the mean of |p_{k+1}|^2 over trials, for every step, and ``meansq_t[k]`` the mean of its square
+    (so that a stationary spread can be estimated from many steps, not only the last).
     """
 
     mean: float
@@ -216,6 +217,7 @@ class MonteCarloResult(NamedTuple):
     mean_t: np.ndarray
     trials: int
     steps: int
+    meansq_t: np.ndarray | None = None
 
 
 def monte_carlo(direction, n: int, c: float = 0.2, steps: int = 1000, trials: int = 1000,
@@ -240,7 +242,7 @@ def monte_carlo(direction, n: int, c: float = 0.2, steps: int = 1000, trials: in
     seed = V.seed(seed)
     chunk = max(1, min(trials, 2_000_000 // n))
     children = np.random.SeedSequence(seed).spawn((trials + chunk - 1) // chunk)
-    finals, sums = [], np.zeros(steps)
+    finals, sums, sums_sq = [], np.zeros(steps), np.zeros(steps)
     for k, child in enumerate(children):
         rows = min(chunk, trials - k * chunk)
         rng = np.random.default_rng(child)
@@ -252,11 +254,12 @@ def monte_carlo(direction, n: int, c: float = 0.2, steps: int = 1000, trials: in
             s, state = direction.propose(theta, g, state)
             p, (sq,) = _path.cumulate(p, s, c, ((0, n),), NORM_FLOOR)   # (P1): the optimizer's own cumulation
             sums[t] += sq.sum()
+            sums_sq[t] += (sq * sq).sum()
         finals.append(sq)
     sq = np.concatenate(finals)
     std = float(sq.std(ddof=1)) if trials > 1 else 0.0
     return MonteCarloResult(mean=float(sq.mean()), std=std, se=std / math.sqrt(trials), mean_t=sums / trials,
-                            trials=int(trials), steps=int(steps))
+                            trials=int(trials), steps=int(steps), meansq_t=sums_sq / trials)
 
 
 @lru_cache(maxsize=64)

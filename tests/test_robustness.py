@@ -439,3 +439,37 @@ def test_random_kills_then_resume_give_the_uninterrupted_summary(tmp_path):
     assert not leftovers
     assert (out / "summary.csv").read_bytes() == (reference / "summary.csv").read_bytes()
     assert len(list((out / "runs").iterdir())) == 12
+
+
+@pytest.mark.skipif(not __import__("pathlib").Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_a_killed_worker_costs_only_the_run_it_held(tmp_path):
+    """SIGKILL one worker of a running sweep (once the first run file exists, so both workers are busy): the sweep
+    goes on with a new worker and exits 0, the killed run is an error in summary.csv naming SIGKILL, and a rerun
+    computes it, giving a summary.csv byte-identical to an uninterrupted run's."""
+    import csv
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = [sys.executable, "-m", "clara_ref", "reproduce", "--preset", "quick", "--tasks", "digits_mlp",
+            "--optimizers", "adam", "--rates", "1e-4", "1e-3", "1e-2", "--seeds", "0", "1", "--jobs", "2",
+            "--no-progress"]
+    out, reference = tmp_path / "killed", tmp_path / "uninterrupted"
+    proc = subprocess.Popen(args + ["--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not ((out / "runs").exists() and any((out / "runs").glob("*.json"))):
+        time.sleep(0.02)
+    victim = min(_children(proc.pid))
+    __import__("os").kill(victim, signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    with open(out / "summary.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    errors = [r for r in rows if r["error"]]
+    assert len(rows) == 6 and len(errors) == 1 and "killed by SIGKILL" in errors[0]["error"]
+    assert "recorded as an error, the next run computes it again" in err
+    assert (out / "report.md").exists() and (out / "claims.json").exists()
+    assert subprocess.run(args + ["--out", str(out)], capture_output=True, timeout=120).returncode == 0
+    assert subprocess.run(args + ["--out", str(reference)], capture_output=True, timeout=120).returncode == 0
+    assert (out / "summary.csv").read_bytes() == (reference / "summary.csv").read_bytes()

@@ -8,7 +8,6 @@ import os
 import platform
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 
 import numpy as np
 
@@ -17,6 +16,7 @@ from clara_ref._io import atomic_write, remove_stale_temporaries
 from clara_ref.errors import ClaraRefError
 
 from .grid import NULL_BURN_IN, TASKS, RunSpec, build_optimizer, load_data
+from .pool import WorkerPool
 
 __all__ = ["run_one", "run_all", "versions", "load_records", "RunFileError"]
 
@@ -50,14 +50,7 @@ def run_one(spec: RunSpec, data_dir=None, data_verified=None) -> dict:
     """
     task = spec.resolved_task()
     t0 = time.perf_counter()
-    record = {"run_id": spec.run_id, "task": spec.task, "optimizer": spec.optimizer, "label": spec.label,
-              "eta0": spec.eta0, "seed": spec.seed, "scale": spec.scale, "protocol": spec.protocol,
-              "metric_name": task.metric_name, "role": task.role, "lower_is_better": task.lower_is_better,
-              "chance": task.chance, "dtype": task.dtype, "steps_total": task.steps_total,
-              "n_params": task.n_params(),
-              "epochs_override": spec.epochs, "versions": versions()}
-    if task.official_images:
-        record["data_verified"] = data_verified
+    record = _base_record(spec, task, data_verified)
     try:
         opt, d_setting, d_value = build_optimizer(spec)
         blocks = getattr(opt, "blocks", None)
@@ -84,12 +77,37 @@ def run_one(spec: RunSpec, data_dir=None, data_verified=None) -> dict:
         record.update(reference=None if ref is None else float(ref), diverged=bool(r.diverged),
                       diverged_at=r.diverged_at, divergence=r.divergence, message=r.message, error=None)
     except Exception as exc:          # a bug in one run must not crash the sweep: record it, retry it next time
-        record.update(diverged=False, diverged_at=None, divergence=None, message="",
-                      error=f"{type(exc).__name__}: {exc}", loss=[], metric=[], eta=[], reference=None)
-        for key in ("damping", "damping_setting", "c", "n_blocks"):
-            record.setdefault(key, None)
+        _as_error(record, f"{type(exc).__name__}: {exc}")
     record["final_metric"] = final_metric(record)
     record["wall_s"] = round(time.perf_counter() - t0, 4)
+    return record
+
+
+def _base_record(spec: RunSpec, task, data_verified) -> dict:
+    """The fields every record has before the run starts (what it is, and how its task is scored)."""
+    record = {"run_id": spec.run_id, "task": spec.task, "optimizer": spec.optimizer, "label": spec.label,
+              "eta0": spec.eta0, "seed": spec.seed, "scale": spec.scale, "protocol": spec.protocol,
+              "metric_name": task.metric_name, "role": task.role, "lower_is_better": task.lower_is_better,
+              "chance": task.chance, "dtype": task.dtype, "steps_total": task.steps_total,
+              "n_params": task.n_params(), "epochs_override": spec.epochs, "versions": versions()}
+    if task.official_images:
+        record["data_verified"] = data_verified
+    return record
+
+
+def _as_error(record: dict, error: str) -> dict:
+    record.update(diverged=False, diverged_at=None, divergence=None, message="", error=error, loss=[], metric=[],
+                  eta=[], reference=None)
+    for key in ("damping", "damping_setting", "c", "n_blocks"):
+        record.setdefault(key, None)
+    return record
+
+
+def error_record(spec: RunSpec, error: str, data_verified=None) -> dict:
+    """The record of a run that could not finish (its worker died): an error, retried by the next rerun."""
+    record = _as_error(_base_record(spec, spec.resolved_task(), data_verified), error)
+    record["final_metric"] = final_metric(record)
+    record["wall_s"] = 0.0
     return record
 
 
@@ -123,39 +141,23 @@ def _write(path, record):
                            "disk full?)") from None
 
 
-def _init_worker(parent: int | None = None):
-    # One BLAS thread per worker: the pool already uses every core.
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except ImportError:  # pragma: no cover
-        pass
-    if parent is not None:
-        # A worker whose parent died (even by SIGKILL, which runs no cleanup) exits within half a second.
-        import threading
-
-        def watch():
-            while True:
-                time.sleep(0.5)
-                if os.getppid() != parent:
-                    os._exit(1)
-
-        threading.Thread(target=watch, daemon=True).start()
-
-
 def _work(spec: RunSpec, data_dir=None, data_verified=None):
     return spec, run_one(spec, data_dir, data_verified)
 
 
-def _work_on_cluster(spec: RunSpec, data_dir=None, data_verified=None):
-    """One run on a dask worker: one BLAS thread, as in the process pool (a worker runs one task at a time)."""
+def _one_thread(run):
+    """Run ``run()`` with one BLAS thread, as every worker does, and give the caller its threads back after."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover
-        return _work(spec, data_dir, data_verified)
+        return run()
     with threadpool_limits(1):
-        return _work(spec, data_dir, data_verified)
+        return run()
+
+
+def _work_on_cluster(spec: RunSpec, data_dir=None, data_verified=None):
+    """One run on a dask worker: one BLAS thread, as in the process pool (a worker runs one task at a time)."""
+    return _one_thread(lambda: _work(spec, data_dir, data_verified))
 
 
 EXECUTORS = ("process", "dask")
@@ -190,23 +192,27 @@ def run_all(specs, out_dir: str, jobs: int = 1, progress: bool = True, *, execut
     if executor == "dask" and todo:
         _run_on_dask(order, out_dir, jobs, scheduler, data_dir, data_verified, bar)
     elif jobs <= 1 or len(todo) <= 1:
-        _init_worker()
         for spec in todo:
-            _write(_path(out_dir, spec), run_one(spec, data_dir, data_verified))
+            _write(_path(out_dir, spec), _one_thread(lambda: run_one(spec, data_dir, data_verified)))
             if bar:
                 bar.update(1)
     else:
-        pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(os.getpid(),))
+        pool = WorkerPool(min(jobs, len(todo)), data_dir, data_verified)
+
+        def done(spec, record):
+            _write(_path(out_dir, spec), record)
+            if (record.get("error") or "").startswith("the worker process running it"):
+                print(f"clara_ref reproduce: {spec.run_id}: {record['error']}; recorded as an error, the next run "
+                      "computes it again", file=sys.stderr)
+            if bar:
+                bar.update(1)
+
         try:
-            futures = [pool.submit(_work, s, data_dir, data_verified) for s in order]
-            _collect(as_completed(futures), out_dir, bar)
+            pool.run(order, done)
         except BaseException:
-            # Ctrl-C or SIGTERM: drop the pending runs and stop the busy workers now (finished runs are on disk)
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.terminate()
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.close(now=True)        # Ctrl-C or SIGTERM: stop the busy workers now (finished runs are on disk)
             raise
-        pool.shutdown()
+        pool.close()
     if bar:
         bar.close()
     return load_records(out_dir, specs), len(specs) - len(todo)

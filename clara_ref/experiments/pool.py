@@ -1,0 +1,147 @@
+"""The worker processes of a sweep: each run goes to one idle worker, and a worker that dies costs only that run.
+
+A ``concurrent.futures.ProcessPoolExecutor`` breaks for good when one of its workers dies (killed, or out of
+memory): every pending run fails with ``BrokenProcessPool`` and the sweep with it. Here the parent hands each run to
+one worker over that worker's own pipe, so it always knows which run a worker holds; when a worker's process ends
+while it holds a run, that run is recorded as an error naming the cause (the signal, or the exit code), a new
+worker takes the dead one's place, and the sweep goes on. An error is no result: the next rerun computes the run
+again (``runner._usable``).
+
+Each worker runs with one BLAS thread (the pool already uses every core) and exits within half a second when its
+parent dies, even by SIGKILL. Closing the pool, normally or on Ctrl-C and SIGTERM, ends every worker and waits for
+it, so nothing of a command runs after it returns.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import deque
+from multiprocessing.connection import wait
+
+__all__ = ["WorkerPool", "init_worker"]
+
+
+def init_worker(parent: int | None = None):
+    """One BLAS thread; with ``parent``, exit within half a second once that process is gone."""
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover
+        pass
+    if parent is not None:
+        def watch():
+            while True:
+                time.sleep(0.5)
+                if os.getppid() != parent:
+                    os._exit(1)
+
+        threading.Thread(target=watch, daemon=True).start()
+
+
+def _work(conn, parent, data_dir, data_verified):
+    from .runner import run_one
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)        # the parent decides when a sweep stops
+    init_worker(parent)
+    while True:
+        try:
+            spec = conn.recv()
+        except (EOFError, OSError):
+            return
+        if spec is None:
+            return
+        conn.send(run_one(spec, data_dir, data_verified))
+
+
+def _cause(exitcode) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        hint = " (the kernel's out-of-memory killer sends SIGKILL)" if name == "SIGKILL" else ""
+        return f"the worker process running it was killed by {name}{hint}"
+    return f"the worker process running it exited with code {exitcode}"
+
+
+class _Worker:
+    def __init__(self, ctx, data_dir, data_verified):
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_work, args=(child, os.getpid(), data_dir, data_verified), daemon=True)
+        self.process.start()
+        child.close()
+        self.spec = None
+
+
+class WorkerPool:
+    """``jobs`` worker processes. ``run(specs, done)`` calls ``done(spec, record)`` in this process for every spec,
+    as each finishes (in completion order); ``close()`` ends the workers and waits for them."""
+
+    def __init__(self, jobs: int, data_dir=None, data_verified=None):
+        self.ctx = multiprocessing.get_context()
+        self.data = (data_dir, data_verified)
+        self.workers = [_Worker(self.ctx, *self.data) for _ in range(jobs)]
+
+    def run(self, specs, done) -> int:
+        """Run every spec; return how many runs died with their worker."""
+        from .runner import error_record
+
+        pending, died = deque(specs), 0
+        while pending or any(w.spec is not None for w in self.workers):
+            for w in self.workers:
+                if w.spec is None and pending:
+                    w.spec = pending.popleft()
+                    w.conn.send(w.spec)
+            busy = [w for w in self.workers if w.spec is not None]
+            ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=1.0))
+            for i, w in enumerate(self.workers):
+                if w.spec is None or not (w.conn in ready or w.process.sentinel in ready):
+                    continue
+                record = self._receive(w)
+                if record is None:                      # the process ended holding the run: replace it
+                    record = error_record(w.spec, _cause(w.process.exitcode), self.data[1])
+                    died += 1
+                    w.process.join()
+                    self.workers[i] = _Worker(self.ctx, *self.data)
+                spec, w.spec = w.spec, None
+                done(spec, record)
+        return died
+
+    @staticmethod
+    def _receive(w):
+        try:
+            if w.conn.poll():
+                return w.conn.recv()
+        except (EOFError, OSError):
+            return None
+        return None if not w.process.is_alive() else WorkerPool._wait_for(w)
+
+    @staticmethod
+    def _wait_for(w):
+        """The sentinel fired but the process is alive (a race with its exit): the result or the death follows."""
+        try:
+            return w.conn.recv()
+        except (EOFError, OSError):
+            return None
+
+    def close(self, *, now: bool = False):
+        """End every worker and wait for it: politely when the sweep is done, at once (``now``) on an interrupt."""
+        for w in self.workers:
+            try:
+                if now:
+                    w.process.terminate()
+                else:
+                    w.conn.send(None)
+            except (OSError, ValueError):
+                pass
+        for w in self.workers:
+            w.process.join(timeout=None if now else 5)
+            if w.process.is_alive():
+                w.process.terminate()
+                w.process.join()
+            w.conn.close()
