@@ -2,6 +2,9 @@
 fsync it, then ``os.replace`` it over the target (atomic on POSIX and Windows). A crash or a kill leaves either the
 old file or the new one, and two processes writing the same target never share a temporary name.
 
+The file gets the permissions an ordinary ``open()`` would give it (0666 less the umask): ``mkstemp`` creates its
+temporary as 0600, which would leave a shared results folder unreadable to the rest of a group.
+
 A writer killed by SIGKILL cannot remove its temporary file. The name records the writer's process id
 (``.<target>.<pid>.<random>.tmp``), so :func:`remove_stale_temporaries` can later delete exactly the temporaries
 whose writer is gone, and never one that a live process is still writing."""
@@ -35,12 +38,19 @@ def atomic_write(path, write: Callable, *, binary: bool = False) -> None:
         with os.fdopen(fd, "wb" if binary else "w") as fh:
             write(fh)
             fh.flush()
+            os.chmod(fh.fileno(), 0o666 & ~_umask())        # what open() would have given the file
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _alive(pid: int) -> bool:

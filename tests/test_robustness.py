@@ -473,3 +473,46 @@ def test_a_killed_worker_costs_only_the_run_it_held(tmp_path):
     assert subprocess.run(args + ["--out", str(out)], capture_output=True, timeout=120).returncode == 0
     assert subprocess.run(args + ["--out", str(reference)], capture_output=True, timeout=120).returncode == 0
     assert (out / "summary.csv").read_bytes() == (reference / "summary.csv").read_bytes()
+
+
+def test_written_files_get_the_permissions_open_would_give(tmp_path):
+    """Run files, summaries, reports and checkpoints used to be written 0600 (mkstemp's mode) under umask 022."""
+    import os
+    import stat
+
+    from clara_ref._io import atomic_write
+
+    old = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "a.json", lambda fh: fh.write("{}"))
+        cr.save_state(tmp_path / "s.npz", cr.sgd(0.1).init(np.ones(2)))
+        os.umask(0o077)
+        atomic_write(tmp_path / "b.json", lambda fh: fh.write("{}"))
+    finally:
+        os.umask(old)
+    mode = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    assert mode == {"a.json": 0o644, "s.npz": 0o644, "b.json": 0o600}
+
+
+def test_an_interrupt_while_the_report_is_written_leaves_it_complete(tmp_path, monkeypatch, capsys):
+    """SIGINT arrives while the figures are drawn: the summary, claims and report are still written in full, then
+    the command exits 130 (it used to leave summary.csv but no report.md)."""
+    import os
+    import signal
+
+    from clara_ref import cli
+    from clara_ref.experiments import report
+
+    args = ["reproduce", "--preset", "smoke", "--tasks", "sphere", "--optimizers", "sgd", "sgd-clara", "--seeds",
+            "0", "--no-progress", "--jobs", "1", "--out", str(tmp_path)]
+    real = report.write_figures
+
+    def interrupted(*a, **kw):
+        os.kill(os.getpid(), signal.SIGINT)
+        return real(*a, **kw)
+
+    monkeypatch.setattr(report, "write_figures", interrupted)
+    assert cli.main(args) == 130
+    text = (tmp_path / "report.md").read_text()
+    assert text.rstrip().endswith(".png`") and "## Files" in text and (tmp_path / "claims.json").exists()
+    assert "interrupted while the summary and report were written: they were finished first" in capsys.readouterr().err
