@@ -35,4 +35,5 @@ __version__ = "0.1.0"
 __all__ = ["sgd", "adam", "sgd_direction", "adam_direction", "clara", "alera", "salera", "dadapt_sgd",
            "dadapt_adam", "prodigy", "C_for_damping", "authors", "reference", "objectives", "models", "data",
            "train", "optimize", "gradcheck", "images", "flatten", "block_sizes", "save_state", "load_state",
-           "ClaraRefError", "NonFiniteGradientError", "NonFiniteStateError", "LearningRateError", "RateFloorError", "__version__"]
+           "ClaraRefError", "NonFiniteGradientError", "NonFiniteStateError", "LearningRateError", "RateFloorError",
+           "__version__"]

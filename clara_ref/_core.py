@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 
@@ -211,6 +212,21 @@ def finite_result(xp, step: int, g, theta, state, *, known=(), direction=None):
         what = f"= {leaf!r}"
     raise NonFiniteStateError(f"non-finite {name} after the update at step {step} {what}: "
                               f"{_cause(xp, name, g, direction, state)}; the caller's theta and state are unchanged")
+
+
+def refuse_non_finite_step(xp, s, g, direction, dstate, step: int) -> None:
+    """Raise ``NonFiniteStateError`` naming the cause when the direction's step ``s`` holds inf or NaN (a path
+    rule calls this when a block norm of ``s`` is not finite, before the path and the rate are computed from it:
+    the rate would otherwise become NaN and be reported as a rate problem). A finite ``s`` whose squared norm
+    merely overflowed passes."""
+    with np.errstate(over="ignore", invalid="ignore") if xp is np else contextlib.nullcontext():
+        if _all_finite(xp, s):
+            return
+    holder = type("_S", (), {"direction": dstate})()
+    count = int(xp.sum(xp.astype(~xp.isfinite(s), xp.int64)))
+    raise NonFiniteStateError(f"non-finite step of the direction at step {step} ({count} of {s.shape[0]} entries "
+                              f"are inf or NaN): {_cause(xp, 'the step', g, direction, holder)}; the caller's theta "
+                              "and state are unchanged")
 
 
 def _locate(xp, theta, state, known):

@@ -101,8 +101,9 @@ def block_sizes(blocks) -> tuple[int, ...]:
         sizes = tuple(blocks)
     except TypeError:
         raise ValueError(f"blocks must be None or a tuple of positive ints, got {blocks!r}") from None
-    if isinstance(blocks, (str, bytes)) or not sizes or any(isinstance(b, bool) or not isinstance(b, Real) or not math.isfinite(b) or int(b) != b or b < 1
-                        for b in sizes):
+    if isinstance(blocks, (str, bytes)) or not sizes or any(
+            isinstance(b, bool) or not isinstance(b, Real) or not math.isfinite(b) or int(b) != b or b < 1
+            for b in sizes):
         raise ValueError(f"blocks must be None or a tuple of positive ints, got {blocks!r}")
     return tuple(int(b) for b in sizes)
 

@@ -113,13 +113,14 @@ def _reproduce(args, argv) -> int:
           file=sys.stderr)
     command = "python -m clara_ref " + " ".join(shlex.quote(a) for a in argv)
     done_specs = list(specs)                          # every spec this command runs, extra seeds included
+    stats = {}
 
     def run(todo):
         known = set(done_specs)
         done_specs.extend(s for s in todo if s not in known)
         return runner.run_all(todo, args.out, jobs=min(args.jobs, len(todo)), progress=not args.no_progress,
                               executor=args.executor, scheduler=args.scheduler, data_dir=data_dir,
-                              data_verified=verified)
+                              data_verified=verified, stats=stats)
 
     try:
         records, resumed = run(specs)
@@ -150,7 +151,11 @@ def _reproduce(args, argv) -> int:
               "is kept", file=sys.stderr)
         return 130
     n_div = sum(r["diverged"] for r in records)
-    print(f"done in {time.perf_counter() - t0:.1f} s: {len(records)} runs ({n_div} diverged); report: {path}")
+    counts = f"{stats.get('computed', 0)} computed here, {stats.get('resumed', 0)} resumed" + \
+        (f", {stats['finished_elsewhere']} from another sweep" if stats.get("finished_elsewhere") else "") + \
+        (f", {stats['skipped']} skipped" if stats.get("skipped") else "")
+    print(f"done in {time.perf_counter() - t0:.1f} s: {len(records)} runs ({n_div} diverged; {counts}); report: "
+          f"{path}")
     if preset.demonstration:
         print(f"  (preset {preset.name} runs reduced budgets: its verdicts are a demonstration; the paper and images "
               "presets are the test)")

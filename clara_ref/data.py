@@ -4,8 +4,8 @@ datasets from their official files, and minibatches.
 For the tabular sets only the loaders that read files shipped inside scikit-learn's wheel are used
 (``load_digits``, ``load_iris``, ``load_wine``, ``load_breast_cancer``); nothing is ever downloaded. MNIST,
 Fashion-MNIST and CIFAR-10 are read from their official files in a data folder, downloaded only on request
-(``download=True``), with their official train/test split and the paper's scaling (``clara_ref.images``). The CLARA authors split with NumPy's unseeded
-global RNG; here the split is stratified and seeded, so every optimizer sees the same split. Standardisation is
+(``download=True``), with their official train/test split and the paper's scaling (``clara_ref.images``). The
+CLARA authors split with NumPy's unseeded global RNG; here the split is stratified and seeded, so every optimizer sees the same split. Standardisation is
 fitted on the training part only; ``standardize=False`` keeps the raw features the authors used, and
 ``stratify=False`` gives a plain shuffled 80/20 split like theirs (still seeded).
 """

@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 from . import _validate as V
 from . import reference as R
 from ._backend import as_1d_float, check_gradient
-from ._core import block_slices, guard_rate, safe_exp
+from ._core import block_slices, guard_rate, refuse_non_finite_step, safe_exp
 from . import path as _path
 from .path import CLAMP_FLOOR, SKIP_FLOOR, block_norms
 from .directions import sgd_direction
@@ -204,6 +204,8 @@ class PathRateControl:
         t = t_done + 1
         s, dstate = self.direction.propose(theta, g, dstate)                           # (K1)
         s_norms = block_norms(s, slices) if (self.move == "unit" or self.path_of == "step") else None
+        if s_norms is not None and not all(map(math.isfinite, s_norms)):
+            refuse_non_finite_step(xp, s, g, self.direction, dstate, t)   # before the path and the rate see it
         if self.path_of == "step":
             x, x_norms = s, s_norms                                                    # (K2)
         else:

@@ -143,3 +143,31 @@ def test_eps_zero_on_a_zero_gradient_is_named_where_torch_gives_nan():
     torch.optim.Adam([p], lr=0.1, eps=0.0).step()
     q = p.detach()
     assert math.isnan(float(q[0])) and float(q[1]) == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: cr.clara(cr.adam_direction(eps=0.0), 0.1),
+    lambda: cr.clara(cr.adam_direction(eps=0.0), 0.1, d="auto", blocks=(1, 1)),
+    lambda: cr.alera(cr.adam_direction(eps=0.0), 0.1),
+])
+def test_eps_zero_inside_a_path_rule_names_eps_not_the_damping(make):
+    """Inside CLARA the 0 / 0 step used to reach the path and the rate, and the rate guard then advised a lower
+    damping; the step is now checked before the path sees it, and the cause named."""
+    opt = make()
+    state = opt.init(np.ones(2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        with pytest.raises(cr.NonFiniteStateError, match=r"eps = 0 and a coordinate whose gradient has been exactly "
+                                                         r"0 .*use eps > 0") as info:
+            opt.update(np.ones(2), np.array([0.0, 1.0]), state)
+    assert "damping" not in str(info.value)
+
+
+def test_a_tiny_first_gradient_is_not_called_zero():
+    """|g| = 1e-200 (its square underflows) is a gradient: D-Adaptation takes its step from lr / |g_0|."""
+    for v in (1e-200, 1e-310):
+        opt = cr.dadapt_sgd()
+        theta, state = opt.update(np.ones(3), np.full(3, v), opt.init(np.ones(3)))
+        assert state.g0_norm == pytest.approx(v * math.sqrt(3), rel=1e-12) and np.all(theta < 1.0)
+    with pytest.raises(ValueError, match="the first gradient is zero"):
+        opt.update(np.ones(3), np.zeros(3), opt.init(np.ones(3)))

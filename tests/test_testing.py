@@ -2,7 +2,6 @@
 mutated in place, planted bugs that only the update comparison sees in float32, failure messages that say where and
 why, and tolerances whose defaults were measured (the measurement is repeated here)."""
 
-import math
 
 import numpy as np
 import pytest

@@ -443,8 +443,13 @@ def _null_half(cells: Cells, th: Thresholds):
                 vals = cells.row(t, lab, e)
                 if len(vals) < 2:
                     continue
-                drift, spread = float(np.mean(vals)), float(np.std(vals, ddof=1))
-                z = drift / spread if spread > 0 else (0.0 if drift == 0 else math.copysign(math.inf, drift))
+                if np.isfinite(vals).all():
+                    drift, spread = float(np.mean(vals)), float(np.std(vals, ddof=1))
+                    z = drift / spread if spread > 0 else (0.0 if drift == 0 else math.copysign(math.inf, drift))
+                else:      # a run whose rate ran away (diverged) drifts without bound: infinitely many spreads
+                    drift = float(np.mean(vals))
+                    drift = math.inf if math.isnan(drift) else drift          # runs away in both directions
+                    spread, z = math.inf, math.copysign(math.inf, drift)
                 outcome = ("within" if abs(z) <= th.null_spreads else
                            "drifts" if abs(z) > th.drift_spreads else "between")
                 rows.append(dict(task=t, n=n, rule=lab, seeds=len(vals), drift=drift, spread=spread, z=z,

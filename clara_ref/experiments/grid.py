@@ -8,10 +8,10 @@ iris, wine, breast_cancer and digits (100 epochs, batch 128). Two tasks are clar
   ellipsoid from the sphere (it is invariant to per-coordinate scaling and x0 is equal in every coordinate), so the
   claims use the rotated one in its place and the tables keep the paper's.
 * ``digits_mlp`` / ``digits_mlp_long``: an MLP 64-128-64-10 on digits standing in for the paper's image tasks at a
-  matched step budget (for readers without the image data). A path rule can move the rate by at most a factor exp(d (K/ref - 1) T) in T steps, so the
-  number of optimizer steps, not the dataset, decides whether a rate can recover: ``digits_mlp`` runs 12,150 steps
-  (batch 32, 270 epochs), ``digits_mlp_long`` 46,935 (batch 32, 1043 epochs), the paper's MNIST budget of about
-  46,900 (100 epochs of 469 batches of 128). Both run in float32, the precision of the paper's torch runs.
+  matched step budget (for readers without the image data). A path rule can move the rate by at most a factor
+  exp(d (K/ref - 1) T) in T steps, so the number of optimizer steps, not the dataset, decides whether a rate can
+  recover: ``digits_mlp`` runs 12,150 steps (batch 32, 270 epochs), ``digits_mlp_long`` 46,935 (batch 32, 1043
+  epochs), the paper's MNIST budget of about 46,900 (100 epochs of 469 batches of 128). Both run in float32, the precision of the paper's torch runs.
 
 The paper's own image tasks (preset ``paper-images``; the data from the official files, ``clara_ref.images``):
 ``mnist_mlp`` and ``fashion_mnist_mlp`` (the MLP 784-256-128-10, torch's default initialisation, 235,146

@@ -5,7 +5,7 @@ memory): every pending run fails with ``BrokenProcessPool`` and the sweep with i
 one worker over that worker's own pipe, so it always knows which run a worker holds; when a worker's process ends
 while it holds a run, that run is recorded as an error naming the cause (the signal, or the exit code), a new
 worker takes the dead one's place, and the sweep goes on. An error is no result: the next rerun computes the run
-again (``runner._usable``).
+again (``runner._stored``).
 
 Each worker runs with one BLAS thread (the pool already uses every core) and exits within half a second when its
 parent dies, even by SIGKILL. Closing the pool, normally or on Ctrl-C and SIGTERM, ends every worker and waits for
@@ -87,16 +87,19 @@ class WorkerPool:
         self.data = (data_dir, data_verified)
         self.workers = [_Worker(self.ctx, *self.data) for _ in range(jobs)]
 
-    def run(self, specs, done) -> int:
-        """Run every spec; return how many runs died with their worker."""
+    def run(self, specs, done, *, take=None) -> int:
+        """Run every spec (those that ``take(spec)``, asked just before a worker gets it, accepts); return how many
+        runs died with their worker."""
         from .runner import error_record
 
         pending, died = deque(specs), 0
         while pending or any(w.spec is not None for w in self.workers):
             for w in self.workers:
-                if w.spec is None and pending:
-                    w.spec = pending.popleft()
-                    w.conn.send(w.spec)
+                while w.spec is None and pending:
+                    spec = pending.popleft()
+                    if take is None or take(spec):
+                        w.spec = spec
+                        w.conn.send(spec)
             busy = [w for w in self.workers if w.spec is not None]
             ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=1.0))
             for i, w in enumerate(self.workers):

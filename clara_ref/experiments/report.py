@@ -551,8 +551,8 @@ def _header(preset, records) -> list[str]:
             intro += ["**The image files of these runs were not checked against the official checksums "
                       "(`--no-verify`).** If they are not the official MNIST, Fashion-MNIST and CIFAR-10 files, "
                       "these numbers say nothing about the paper's claims.", ""]
-        epochs = sorted({r.get("epochs") for r in records if r["task"] in official})
-        if epochs != [100]:
+        epochs = sorted({r["epochs"] for r in records if r["task"] in official and r.get("epochs") is not None})
+        if epochs and epochs != [100]:
             intro += [f"These runs train for {', '.join(map(str, epochs))} epoch{'s' if epochs != [1] else ''}, not "
                       "the paper's 100: their verdicts are for that budget only.", ""]
     if any(TASKS[t].kind == "null" for t in steps):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -15,19 +16,25 @@ import clara_ref as cr
 from clara_ref._io import atomic_write, remove_stale_temporaries
 from clara_ref.errors import ClaraRefError
 
-from .grid import NULL_BURN_IN, TASKS, RunSpec, build_optimizer, load_data
+from .grid import NULL_BURN_IN, RunSpec, build_optimizer, load_data
 from .pool import WorkerPool
+from .record import RunRecord, RunRecordError, final_metric, read_run_file
 
 __all__ = ["run_one", "run_all", "versions", "load_records", "RunFileError"]
 
 
 def versions() -> dict:
-    """Package versions recorded with every run."""
+    """Package versions recorded with every run (a new dict each call: the caller may keep it in a record)."""
+    return dict(_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _versions() -> tuple:
     import scipy
     import sklearn
 
-    return {"clara_ref": cr.__version__, "numpy": np.__version__, "scipy": scipy.__version__,
-            "scikit-learn": sklearn.__version__, "python": platform.python_version()}
+    return (("clara_ref", cr.__version__), ("numpy", np.__version__), ("scipy", scipy.__version__),
+            ("scikit-learn", sklearn.__version__), ("python", platform.python_version()))
 
 
 def _finite_or_none(xs):
@@ -80,7 +87,10 @@ def run_one(spec: RunSpec, data_dir=None, data_verified=None) -> dict:
         _as_error(record, f"{type(exc).__name__}: {exc}")
     record["final_metric"] = final_metric(record)
     record["wall_s"] = round(time.perf_counter() - t0, 4)
-    return record
+    try:
+        return RunRecord.from_dict(record, run_id=spec.run_id).to_dict()
+    except RunRecordError as exc:    # a clara_ref bug: recorded (and so retried), never stored as a result
+        return error_record(spec, f"internal error, the run's record breaks its schema: {exc}", data_verified)
 
 
 def _base_record(spec: RunSpec, task, data_verified) -> dict:
@@ -115,18 +125,6 @@ def _log_rate_change(etas) -> list:
     """log eta_t - log eta_B for every step t (B = NULL_BURN_IN, or the last step before it for a shorter run)."""
     base = math.log(etas[min(NULL_BURN_IN, len(etas) - 1)])
     return [math.log(e) - base if e > 0 and math.isfinite(e) else math.nan for e in etas]
-
-
-def final_metric(record) -> float:
-    """The run's score: the last metric, or the worst possible value if it diverged (inf distance, accuracy 0; on
-    a pure-noise task an infinite drift, signed by where the rate was going)."""
-    task = TASKS[record["task"]]
-    if record["diverged"] or not record["metric"] or record["metric"][-1] is None:
-        if task.kind == "null":
-            seen = [e for e in record["eta"] if e is not None]
-            return math.inf if len(seen) < 2 or seen[-1] >= seen[0] else -math.inf
-        return math.inf if task.lower_is_better else 0.0
-    return float(record["metric"][-1])
 
 
 def _path(out_dir, spec: RunSpec) -> str:
@@ -164,70 +162,175 @@ EXECUTORS = ("process", "dask")
 
 
 def run_all(specs, out_dir: str, jobs: int = 1, progress: bool = True, *, executor: str = "process",
-            scheduler: str | None = None, data_dir=None, data_verified=None) -> tuple[list[dict], int]:
+            scheduler: str | None = None, data_dir=None, data_verified=None,
+            stats: dict | None = None) -> tuple[list[dict], int]:
     """Run every spec whose JSON is not in ``out_dir/runs`` yet (resume), in ``jobs`` worker processes
     (``executor="process"``) or on a dask.distributed cluster (``executor="dask"``: the scheduler at
     ``scheduler``, or a local cluster of ``jobs`` single-threaded worker processes). Finished runs come back to
     this process, which writes each one's JSON, so both executors give the same files.
 
-    Returns the records of all specs (loaded from disk for those already done) and how many were resumed.
+    A run is resumed only from a regular file that validates as a :class:`~clara_ref.experiments.record.RunRecord`
+    of this very spec and did not end in an error; any other file is named on stderr and its run computed again. A
+    FIFO, folder or device where a run's file belongs is named and the run skipped (recorded in the returned list as
+    an error, not written): nothing is read from it nor written over it.
+
+    Two sweeps on one folder share the work: each claims a run before computing it (a lock that the system
+    releases when the process ends, even by SIGKILL) and skips the runs another sweep holds, then waits for those
+    and reads their files; a run the other sweep did not finish is computed here.
+
+    Returns the records of all specs (as stored) and how many were resumed. ``stats``, a dict, gets how many runs
+    were ``computed`` here, ``resumed``, read as ``finished_elsewhere`` (by another sweep meanwhile) and ``skipped``
+    (added to the counts it already holds).
     """
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}; got {executor!r}")
     if scheduler is not None and executor != "dask":
         raise ValueError("scheduler is for executor='dask'")
-    os.makedirs(os.path.join(out_dir, "runs"), exist_ok=True)
-    for folder in (out_dir, os.path.join(out_dir, "runs")):
+    runs = os.path.join(out_dir, "runs")
+    os.makedirs(runs, exist_ok=True)
+    for folder in (out_dir, runs):
         for stale in remove_stale_temporaries(folder):      # debris of a writer killed by SIGKILL
             print(f"clara_ref reproduce: removed {stale}, a temporary file left by a killed run", file=sys.stderr)
-    todo = [s for s in specs if not _usable(_path(out_dir, s), s)]
+    records, skipped = {}, {}
+    for spec in specs:
+        record, why = _stored(_path(out_dir, spec), spec)
+        if record is not None:
+            records[spec.run_id] = record
+        elif why.startswith("it is "):
+            skipped[spec.run_id] = error_record(spec, f"not run: {_path(out_dir, spec)} {why}; move it away and "
+                                                      "rerun", data_verified)
+        elif why != "missing":
+            print(f"clara_ref reproduce: recomputing {_path(out_dir, spec)}: {why}", file=sys.stderr)
+    for run_id, record in skipped.items():
+        print(f"clara_ref reproduce: skipping {run_id}: {record['error'][len('not run: '):]}", file=sys.stderr)
+    resumed = len(records)
+    todo = [s for s in specs if s.run_id not in records and s.run_id not in skipped]
     bar = None
     if progress:
         from tqdm import tqdm
 
         bar = tqdm(total=len(specs), initial=len(specs) - len(todo), unit="run", desc="reproduce",
                    dynamic_ncols=True)
-    # Long runs first, so that the workers do not end waiting on one straggler.
-    order = sorted(todo, key=lambda s: -_cost(s))
-    if executor == "dask" and todo:
-        _run_on_dask(order, out_dir, jobs, scheduler, data_dir, data_verified, bar)
-    elif jobs <= 1 or len(todo) <= 1:
-        for spec in todo:
-            _write(_path(out_dir, spec), _one_thread(lambda: run_one(spec, data_dir, data_verified)))
-            if bar:
-                bar.update(1)
+    claims, total = RunClaims(out_dir), 0
+    try:
+        # Long runs first, so that the workers do not end waiting on one straggler.
+        pending = sorted(todo, key=lambda s: -_cost(s))
+        while pending:
+            held = []
+
+            def take(spec):
+                """Claim ``spec`` for this sweep unless another holds it or has finished it meanwhile."""
+                if not claims.acquire(spec.run_id, wait=False):
+                    held.append(spec)
+                    return False
+                record, _ = _stored(_path(out_dir, spec), spec)
+                if record is not None:                   # another sweep wrote it between our read and our claim
+                    claims.release(spec.run_id)
+                    records[spec.run_id] = record
+                    if bar:
+                        bar.update(1)
+                    return False
+                return True
+
+            def done(spec, record):
+                _write(_path(out_dir, spec), record)
+                claims.release(spec.run_id)
+                records[spec.run_id] = json.loads(json.dumps(record, allow_nan=True))   # as a rerun reads it
+                if (record.get("error") or "").startswith("the worker process running it"):
+                    print(f"clara_ref reproduce: {spec.run_id}: {record['error']}; recorded as an error, the next "
+                          "run computes it again", file=sys.stderr)
+                if bar:
+                    bar.update(1)
+
+            computed = _compute(pending, take, done, executor, jobs, scheduler, data_dir, data_verified)
+            total += computed
+            if held and not computed:
+                # everything left is another sweep's: wait (holding no claim ourselves) until it lets one go
+                claims.acquire(held[0].run_id, wait=True)
+                claims.release(held[0].run_id)
+            pending = held
+    finally:
+        claims.close()
+        if bar:
+            bar.close()
+    if stats is not None:
+        for key, n in (("computed", total), ("resumed", resumed), ("skipped", len(skipped)),
+                       ("finished_elsewhere", len(records) - resumed - total)):
+            stats[key] = stats.get(key, 0) + n
+    return [records.get(s.run_id) or skipped[s.run_id] for s in specs], resumed
+
+
+def _compute(order, take, done, executor, jobs, scheduler, data_dir, data_verified) -> int:
+    """Run each spec of ``order`` that ``take`` accepts (asked just before the run starts), calling ``done`` with
+    its record; return how many ran."""
+    count = 0
+
+    def counted(spec, record):
+        nonlocal count
+        count += 1
+        done(spec, record)
+
+    if executor == "dask":
+        mine = [s for s in order if take(s)]
+        if mine:
+            _run_on_dask(mine, counted, jobs, scheduler, data_dir, data_verified)
+    elif jobs <= 1 or len(order) <= 1:
+        for spec in order:
+            if take(spec):
+                counted(spec, _one_thread(lambda: run_one(spec, data_dir, data_verified)))
     else:
-        pool = WorkerPool(min(jobs, len(todo)), data_dir, data_verified)
-
-        def done(spec, record):
-            _write(_path(out_dir, spec), record)
-            if (record.get("error") or "").startswith("the worker process running it"):
-                print(f"clara_ref reproduce: {spec.run_id}: {record['error']}; recorded as an error, the next run "
-                      "computes it again", file=sys.stderr)
-            if bar:
-                bar.update(1)
-
+        pool = WorkerPool(min(jobs, len(order)), data_dir, data_verified)
         try:
-            pool.run(order, done)
+            pool.run(order, counted, take=take)
         except BaseException:
             pool.close(now=True)        # Ctrl-C or SIGTERM: stop the busy workers now (finished runs are on disk)
             raise
         pool.close()
-    if bar:
-        bar.close()
-    return load_records(out_dir, specs), len(specs) - len(todo)
+    return count
 
 
-def _collect(finished, out_dir, bar) -> None:
-    """Write each finished run's JSON as it arrives (from either executor's futures)."""
-    for fut in finished:
-        spec, record = fut.result()
-        _write(_path(out_dir, spec), record)
-        if bar:
-            bar.update(1)
+class RunClaims:
+    """Which sweep computes which run, when several share one results folder: one lock file (``.claims`` beside
+    ``runs/``) in which a run's claim is a one-byte POSIX record lock at an offset given by its run id's hash. The
+    system drops a process's locks when it ends, however it ends, so a claim never outlives its sweep. Where ``fcntl`` is missing
+    (Windows) every claim succeeds: two sweeps there may both compute a run, and still write the same file."""
+
+    def __init__(self, folder: str):
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover
+            self.fd, self._fcntl = None, None
+            return
+        self._fcntl = fcntl
+        self.fd = os.open(os.path.join(folder, ".claims"), os.O_RDWR | os.O_CREAT, 0o666)
+
+    @staticmethod
+    def _offset(run_id: str) -> int:
+        import hashlib
+
+        return int.from_bytes(hashlib.sha256(run_id.encode()).digest()[:6], "big")
+
+    def acquire(self, run_id: str, *, wait: bool) -> bool:
+        if self.fd is None:
+            return True
+        flags = self._fcntl.LOCK_EX | (0 if wait else self._fcntl.LOCK_NB)
+        try:
+            self._fcntl.lockf(self.fd, flags, 1, self._offset(run_id))
+        except (BlockingIOError, PermissionError):
+            return False
+        return True
+
+    def release(self, run_id: str) -> None:
+        if self.fd is not None:
+            self._fcntl.lockf(self.fd, self._fcntl.LOCK_UN, 1, self._offset(run_id))
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)          # drops every claim this process still holds
+            self.fd = None
 
 
-def _run_on_dask(order, out_dir, jobs, scheduler, data_dir, data_verified, bar):
+def _run_on_dask(order, done, jobs, scheduler, data_dir, data_verified):
     """Submit every run to a dask.distributed cluster and write each finished one (the ``cluster`` extra)."""
     try:
         import logging
@@ -251,7 +354,8 @@ def _run_on_dask(order, out_dir, jobs, scheduler, data_dir, data_verified, bar):
         futures = [client.submit(_work_on_cluster, spec, data_dir, data_verified, pure=False,
                                  key=f"clara_ref-{spec.run_id}", priority=len(order) - k)
                    for k, spec in enumerate(order)]
-        _collect(as_completed(futures), out_dir, bar)
+        for fut in as_completed(futures):
+            done(*fut.result())
     except BaseException:
         client.cancel(futures)           # Ctrl-C or SIGTERM: drop what is pending; finished runs are on disk
         raise
@@ -270,42 +374,28 @@ class RunFileError(ClaraRefError):
     """A run's file cannot be written where it belongs (the command says which and why)."""
 
 
-#: fields every stored run must have
-_REQUIRED = ("run_id", "task", "optimizer", "label", "eta0", "seed", "final_metric", "metric", "eta", "diverged")
-
-
-def _usable(path, spec: RunSpec) -> bool:
-    """Resume a run only from a file that parses, has every field, holds this very spec and did not end in an
-    error; any other existing file is reported by name on stderr and the run is computed again."""
-    if not os.path.exists(path):
-        return False
-    if os.path.isdir(path):
-        raise RunFileError(f"{path} is a folder where the run's file belongs; move it away and rerun")
-    why = None
-    try:
-        with open(path) as fh:
-            record = json.load(fh)
-    except (OSError, ValueError) as exc:
-        why = f"unreadable ({type(exc).__name__})"
-    else:
-        expected = {"task": spec.task, "optimizer": spec.optimizer, "label": spec.label, "eta0": spec.eta0,
-                    "seed": spec.seed, "scale": spec.scale, "protocol": spec.protocol,
-                    "epochs_override": spec.epochs}
-        if not isinstance(record, dict) or any(k not in record for k in _REQUIRED):
-            why = "not a complete run record"
-        elif any(record.get(k, "clara_ref" if k == "protocol" else None) != v for k, v in expected.items()):
-            why = "it holds another run's spec"
-        elif record.get("error"):
-            why = f"it ended with an error ({record['error']})"
-    if why is None:
-        return True
-    print(f"clara_ref reproduce: recomputing {path}: {why}", file=sys.stderr)
-    return False
+def _stored(path, spec: RunSpec) -> tuple[dict | None, str]:
+    """(the stored record, "") when the file at ``path`` can be resumed from: a regular file that validates, holds
+    this very spec and did not end in an error; else (None, why not)."""
+    record, why = read_run_file(path, spec.run_id)
+    if record is None:
+        return None, why
+    expected = {"task": spec.task, "optimizer": spec.optimizer, "label": spec.label, "eta0": spec.eta0,
+                "seed": spec.seed, "scale": spec.scale, "protocol": spec.protocol, "epochs_override": spec.epochs}
+    if any(record[k] != v for k, v in expected.items()):
+        return None, "it holds another run's spec"
+    if record["error"]:
+        return None, f"it ended with an error ({record['error']})"
+    return record, ""
 
 
 def load_records(out_dir: str, specs) -> list[dict]:
+    """The stored records of ``specs`` whose run files validate (any other is named on stderr and left out)."""
     records = []
     for spec in specs:
-        with open(_path(out_dir, spec)) as fh:
-            records.append(json.load(fh))
+        record, why = read_run_file(_path(out_dir, spec), spec.run_id)
+        if record is None:
+            print(f"clara_ref reproduce: leaving out {_path(out_dir, spec)}: {why}", file=sys.stderr)
+        else:
+            records.append(record)
     return records

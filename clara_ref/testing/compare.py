@@ -33,7 +33,6 @@ from typing import Callable, NamedTuple, Sequence
 import numpy as np
 
 from ..errors import LearningRateError, NonFiniteGradientError, NonFiniteStateError, RateFloorError
-from .tolerances import TOLERANCES
 
 __all__ = ["lockstep", "LockstepReport", "relative_deviation", "UPDATE_FLOOR_ULPS", "DIVERGENCE_BOUND"]
 

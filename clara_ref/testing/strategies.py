@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .shapes import Frozen, frozen, layout
+from .shapes import Frozen, layout
 
 __all__ = ["gradient_sequences", "quadratic_problems", "block_partitions", "parameter_shapes", "adam_hyperparameters",
            "adam_direction_hyperparameters", "clara_hyperparameters", "QuadraticProblem", "note_inputs", "settings"]

@@ -8,8 +8,8 @@ test suite only reads the file, so that the comparison of the series (R4) with s
 beta1 up to 0.999 costs the suite nothing.
 
 Method. G independent groups (seeds 100, 101, ...) of T trials each run ``burn + window`` steps; a group's estimate
-is the mean of |p_t|^2 (and its standard deviation) over its trials and over the window's steps (after ``burn`` steps: the momentum of
-beta1 = 0.999 and the second moment of beta2 = 0.999 need several thousand steps to forget their zero start, the
+is the mean of |p_t|^2 (and its standard deviation) over its trials and over the window's steps (after ``burn``
+steps: the momentum of beta1 = 0.999 and the second moment of beta2 = 0.999 need several thousand steps to forget their zero start, the
 path itself 50). The groups are independent, so the standard error of their mean is their standard deviation over
 sqrt(G): it includes the time correlation of |p_t|^2 within a window, which a per-step estimate would miss.
 """
