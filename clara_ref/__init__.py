@@ -20,7 +20,8 @@ Reference math: ``clara_ref.reference``. Property-testing harness: ``clara_ref.t
 from . import authors, data, images, models, objectives, reference
 from .gradcheck import gradcheck
 from .alera import C_for_damping, alera, salera
-from .errors import ClaraRefError, LearningRateError, NonFiniteGradientError, NonFiniteStateError, RateFloorError
+from .errors import (ClaraRefError, ClusterError, LearningRateError, NonFiniteGradientError, NonFiniteStateError,
+                     RateFloorError)
 from .checkpoint import load_state, save_state
 from .clara import clara
 from .constant import adam, sgd
@@ -36,4 +37,4 @@ __all__ = ["sgd", "adam", "sgd_direction", "adam_direction", "clara", "alera", "
            "dadapt_adam", "prodigy", "C_for_damping", "authors", "reference", "objectives", "models", "data",
            "train", "optimize", "gradcheck", "images", "flatten", "block_sizes", "save_state", "load_state",
            "ClaraRefError", "NonFiniteGradientError", "NonFiniteStateError", "LearningRateError", "RateFloorError",
-           "__version__"]
+           "ClusterError", "__version__"]

@@ -80,6 +80,21 @@ def norm(xp, x) -> float:
     return scale * math.sqrt(sq_norm(xp, x / scale))
 
 
+def finite_theta(xp, theta, when: str) -> None:
+    """Refuse a theta that holds inf or NaN (``when``: "to start from", "at step 3"): one read pass, made where it
+    is cheap next to the rest (init, the baselines' updates); the other updates find it in their result.
+
+    >>> import numpy as np
+    >>> finite_theta(np, np.array([1.0, np.nan]), "to start from")
+    Traceback (most recent call last):
+    ...
+    ValueError: theta must be finite to start from; 1 of 2 entries are inf or NaN
+    """
+    if not bool(xp.all(xp.isfinite(theta))):
+        count = int(xp.sum(xp.astype(~xp.isfinite(theta), xp.int64)))
+        raise ValueError(f"theta must be finite {when}; {count} of {theta.shape[0]} entries are inf or NaN")
+
+
 def check_gradient(xp, theta, g, step: int) -> bool:
     """Refuse a gradient whose shape or dtype does not match ``theta``, or that holds inf/NaN; return whether its
     sum of squares <g, g> is finite, which implies that every g_i^2 is (the updates use this to know that Adam's

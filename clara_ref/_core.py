@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from ._backend import as_1d_float, check_gradient, is_array, sq_norm
+from ._backend import as_1d_float, check_gradient, finite_theta, is_array, sq_norm
 from .errors import LearningRateError, NonFiniteStateError
 
 __all__ = ["Optimizer", "block_slices", "block_sq_norms", "guard_rate", "LearningRateError", "begin_update",
@@ -112,11 +112,13 @@ def _walk(node, path):
 
 
 def begin_update(theta, g, state):
-    """Common checks before an update: theta is a 1-D float array, g matches it and is finite.
+    """Common checks before a baseline's update: theta is a finite 1-D float array, g matches it and is finite.
 
     Returns the array namespace. Raises before anything is computed, so a refused gradient leaves the state as it was.
+    (D-Adaptation SGD computes its iterate from x0, not from theta: a NaN theta would vanish silently.)
     """
     xp = as_1d_float(theta)
+    finite_theta(xp, theta, f"at step {state.t + 1}")
     check_gradient(xp, theta, g, step=state.t + 1)
     return xp
 
@@ -177,7 +179,7 @@ def _cause(xp, name, g, direction, state) -> str:
     return "the cause could not be told from the gradient"
 
 
-def finite_result(xp, step: int, g, theta, state, *, known=(), direction=None):
+def finite_result(xp, step: int, g, theta, state, *, known=(), direction=None, before=None):
     """The last line of every update: ``(theta, state)`` when every array and float in them is finite, else
     ``NonFiniteStateError`` naming the step, the first non-finite quantity and its cause where it can be told.
 
@@ -187,7 +189,7 @@ def finite_result(xp, step: int, g, theta, state, *, known=(), direction=None):
     float of the state that is tested here, is finite). An array's test is one BLAS inner product, a read pass over
     it: every avoidable one costs a few per cent of a large update (benchmarks/step_time.py). Nothing is returned on
     failure, so the caller keeps its theta and state: an update either succeeds with finite values or changes
-    nothing.
+    nothing. ``before``: the theta the update was given, examined only on failure (was it finite already?).
 
     >>> import numpy as np
     >>> finite_result(np, 3, np.array([1e200]), np.zeros(1), (np.array([np.inf]),))   # a state of one array
@@ -210,6 +212,9 @@ def finite_result(xp, step: int, g, theta, state, *, known=(), direction=None):
         what = f"({count} of {leaf.shape[0] if len(leaf.shape) else 1} entries are inf or NaN)"
     else:
         what = f"= {leaf!r}"
+    if name == "theta" and before is not None and not bool(xp.all(xp.isfinite(before))):
+        raise ValueError(f"theta must be finite at step {step}; the theta passed in already holds "
+                         f"{int(xp.sum(xp.astype(~xp.isfinite(before), xp.int64)))} inf or NaN entries")
     raise NonFiniteStateError(f"non-finite {name} after the update at step {step} {what}: "
                               f"{_cause(xp, name, g, direction, state)}; the caller's theta and state are unchanged")
 

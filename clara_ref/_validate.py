@@ -7,7 +7,8 @@ import sys
 from numbers import Integral, Real
 
 __all__ = ["positive", "nonnegative", "open_unit", "in_range", "one_of", "block_sizes", "blocks_tuple", "flag",
-           "integer", "seed", "float_dtype", "generator", "has_methods", "path", "real_scalar"]
+           "integer", "seed", "float_dtype", "generator", "has_methods", "path", "real_scalar", "real_array",
+           "MAX_COUNT", "MAX_SIZE", "MAX_SEED"]
 
 
 def _real(name, value):
@@ -173,29 +174,69 @@ def rate_scale(d0, lr) -> None:
                          f"= {product!r}")
 
 
-def integer(name: str, value, lo: int = 0) -> int:
-    """``value`` as an int >= ``lo`` (NumPy integers are accepted; bools, floats and strings are not).
+#: the largest count of steps, epochs or trials a loop accepts: a billion steps of the smallest problem take hours,
+#: so anything above is a typo (2**70 used to loop for ever)
+MAX_COUNT = 10**9
+#: the largest size of an array the library allocates from a number it is given (a dimension, a layer width)
+MAX_SIZE = 2**31 - 1
+
+
+def integer(name: str, value, lo: int = 0, hi: int | None = None) -> int:
+    """``value`` as an int in [``lo``, ``hi``] (NumPy integers are accepted; bools, floats and strings are not).
 
     >>> integer("steps", 2.0, lo=1)
     Traceback (most recent call last):
     ...
     ValueError: steps must be an int >= 1, got 2.0
+    >>> integer("steps", 2**70, lo=1, hi=MAX_COUNT)
+    Traceback (most recent call last):
+    ...
+    ValueError: steps must be an int in [1, 1000000000], got 1180591620717411303424
     """
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < lo:
-        raise ValueError(f"{name} must be an int >= {lo}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < lo or (hi is not None and value > hi):
+        raise ValueError(f"{name} must be an int " + (f">= {lo}" if hi is None else f"in [{lo}, {hi}]") +
+                         f", got {value!r}")
     return int(value)
 
 
+def real_array(name: str, value, lo: float, hi: float):
+    """``value`` (a real number or an array of them) as a float64 NumPy array with every entry in [lo, hi]: None,
+    bools, strings, bytes, complex and object values are refused, and NaN.
+
+    >>> real_array("rho", b"1", -1.0, 1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: rho must be a real number or an array of real numbers in [-1.0, 1.0], got b'1'
+    """
+    import numpy as np
+
+    bad = value is None or isinstance(value, (bool, str, bytes, np.bool_))
+    if not bad:
+        arr = np.asarray(value)
+        bad = arr.dtype.kind not in "iuf"
+    if bad:
+        raise ValueError(f"{name} must be a real number or an array of real numbers in [{lo}, {hi}], got {value!r}")
+    arr = arr.astype(np.float64)
+    if np.isnan(arr).any() or (arr < lo).any() or (arr > hi).any():
+        raise ValueError(f"{name} must lie in [{lo}, {hi}] (NaN is refused), got {value!r}")
+    return arr
+
+
+#: the largest seed: NumPy's legacy RandomState and scikit-learn's random_state take seeds in [0, 2**32 - 1]
+MAX_SEED = 2**32 - 1
+
+
 def seed(value, name: str = "seed") -> int:
-    """A seed: a non-negative int. ``None`` is refused, since it would give other numbers on every call.
+    """A seed: an int in [0, 2**32 - 1] (the range scikit-learn's splits accept). ``None`` is refused, since it
+    would give other numbers on every call.
 
     >>> seed(None)
     Traceback (most recent call last):
     ...
-    ValueError: seed must be a non-negative int (None would draw fresh entropy and make runs irreproducible), got None
+    ValueError: seed must be an int in [0, 4294967295] (None would draw fresh entropy and make runs irreproducible), got None
     """
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 0:
-        raise ValueError(f"{name} must be a non-negative int (None would draw fresh entropy and make runs "
+    if isinstance(value, bool) or not isinstance(value, Integral) or not 0 <= value <= MAX_SEED:
+        raise ValueError(f"{name} must be an int in [0, {MAX_SEED}] (None would draw fresh entropy and make runs "
                          f"irreproducible), got {value!r}")
     return int(value)
 
@@ -218,7 +259,8 @@ def float_dtype(name: str, value):
     import numpy as np
 
     try:
-        dt = np.dtype(value)
+        # a dtype, its name or its type; np.dtype would also read the dtype of a value such as np.float64(0.1)
+        dt = np.dtype(value) if isinstance(value, (str, type, np.dtype)) else None
     except Exception:                # NumPy parses strings: np.dtype(",") is even a SyntaxError
         dt = None
     if value is None or dt is None or dt.name not in FLOAT_DTYPES:

@@ -71,7 +71,7 @@ from typing import Any, NamedTuple
 
 from . import _validate as V
 from . import reference as R
-from ._backend import array_namespace, as_1d_float
+from ._backend import array_namespace, as_1d_float, finite_theta
 from ._core import Optimizer, finite_result
 from .constant import _arrays, _moments_fit
 from .errors import RateFloorError
@@ -171,6 +171,7 @@ class Alera(_AleraParameters):
 
     def init(self, theta) -> AleraState:
         xp = as_1d_float(theta)
+        finite_theta(xp, theta, "to start from")
         sizes = V.blocks_tuple(self.blocks, theta.shape[0])
         return AleraState(t=0, eta=self.eta0, etas=(self.eta0,) * len(sizes), p=xp.zeros_like(theta), p_sq=0.0,
                           reference=0.0, multiplier=1.0, multipliers=(1.0,) * len(sizes),
@@ -187,7 +188,8 @@ class Alera(_AleraParameters):
                          direction=step.direction)
         # the path is finite when p_sq (tested) is; the moments when no g_i^2 overflowed (as in clara)
         known = (step.p,) + (_arrays(step.direction) if _moments_fit(self.direction, step.squares_fit) else ())
-        return finite_result(xp, state.t + 1, g, step.theta, new, known=known, direction=self.direction)
+        return finite_result(xp, state.t + 1, g, step.theta, new, known=known, direction=self.direction,
+                             before=theta)
 
 
 #: the factory is the class: one parameter list, in the dataclass fields
@@ -324,7 +326,8 @@ class Salera(_AleraParameters):
             new = SaleraState(t=state.t + 1, eta=inner.eta, etas=inner.etas, alarm=False, alarms=state.alarms,
                               theta_prev=_copy(theta), ph=ph, alera=inner)
             known = (new_theta, inner.p) + _arrays(inner.direction)
-            return finite_result(xp, state.t + 1, g, new_theta, new, known=known, direction=self.direction)
+            return finite_result(xp, state.t + 1, g, new_theta, new, known=known, direction=self.direction,
+                                 before=theta)
         ### Alarm (S4): back to the previous iterate, halve every rate, reset the test, discard this gradient
         etas = tuple(e / 2.0 for e in state.alera.etas)
         if min(etas) < RATE_FLOOR:

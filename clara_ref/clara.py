@@ -60,7 +60,7 @@ import dataclasses
 from dataclasses import KW_ONLY, dataclass
 from typing import Any, NamedTuple
 
-from ._backend import as_1d_float
+from ._backend import as_1d_float, finite_theta
 from ._core import Optimizer, finite_result
 from .constant import _arrays, _moments_fit
 from .rate_control import PathRateControl
@@ -145,6 +145,7 @@ class Clara(Optimizer):
 
     def init(self, theta) -> ClaraState:
         xp = as_1d_float(theta)
+        finite_theta(xp, theta, "to start from")
         sizes = self._rule._sizes(theta)
         return ClaraState(t=0, eta=self.eta0, p=xp.zeros_like(theta), p_sq=0.0,
                           reference=self.reference_at(0, sizes) if not self.transient else 0.0,
@@ -159,7 +160,8 @@ class Clara(Optimizer):
                          multiplier=step.multipliers[0], d=state.d, direction=step.direction)
         # the path is finite when its squared norm p_sq (a float of the state, tested) is; the moments as in sgd/adam
         known = (step.p,) + (_arrays(step.direction) if _moments_fit(self.direction, step.squares_fit) else ())
-        return finite_result(xp, state.t + 1, g, step.theta, new, known=known, direction=self.direction)
+        return finite_result(xp, state.t + 1, g, step.theta, new, known=known, direction=self.direction,
+                             before=theta)
 
 
 #: the factory is the class: one parameter list, in the dataclass fields

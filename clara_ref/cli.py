@@ -76,6 +76,7 @@ def _parser():
 
 
 def _reproduce(args, argv) -> int:
+    from .errors import ClusterError
     from .experiments import claims, decide, grid, runner
 
     if args.jobs < 1:
@@ -132,7 +133,7 @@ def _reproduce(args, argv) -> int:
                 budget_s=preset.decide_budget_s, jobs=args.jobs,
                 is_done=lambda s: os.path.exists(os.path.join(args.out, "runs", s.run_id + ".json")))
             records = decision.records
-    except runner.RunFileError as exc:
+    except (runner.RunFileError, ClusterError) as exc:
         raise _Fail(str(exc)) from None
     except KeyboardInterrupt:
         # keep what finished: write the summary and report of the runs on disk, then stop

@@ -39,7 +39,7 @@ import numpy as np
 
 from . import _validate as V
 from ._backend import array_namespace, is_array
-from .models import NO_LABELS, softmax_cross_entropy
+from .models import NO_LABELS, _softmax_xent, check_labels
 
 __all__ = ["ConvNet", "cnn", "paper_cnn", "conv3x3_forward", "conv3x3_backward", "maxpool2_forward",
            "maxpool2_backward"]
@@ -196,9 +196,14 @@ class ConvNet:
         if len(X.shape) != 2 or X.shape[1] != n_in:
             raise ValueError(f"X must have shape (batch, {n_in}) (images of {self.in_shape}, flattened), got "
                              f"{tuple(X.shape)}")
-        if y is not NO_LABELS and (not is_array(y) or tuple(y.shape) != (X.shape[0],)):
-            got = tuple(y.shape) if is_array(y) else type(y).__name__
-            raise ValueError(f"y must be an array of integer labels of shape ({X.shape[0]},), got {got}")
+        if not is_array(X) or not array_namespace(X).isdtype(X.dtype, "real floating"):
+            raise ValueError(f"X must be a real floating array (float32 or float64), got "
+                             f"{getattr(X, 'dtype', type(X).__name__)}")
+        if y is not NO_LABELS:
+            if not is_array(y):
+                raise ValueError(f"y must be an array of integer labels of shape ({X.shape[0]},), got "
+                                 f"{type(y).__name__}")
+            check_labels(array_namespace(y), y, X.shape[0], self.classes)
 
     def _forward(self, theta, X):
         """Forward pass over rows X already checked by the public method that calls it."""
@@ -240,7 +245,7 @@ class ConvNet:
         xp = array_namespace(theta)
         self._check_data(X, y)
         params, tape, acts, pre = self._forward(theta, X)
-        loss, dz = softmax_cross_entropy(acts[-1], xp.asarray(y))
+        loss, dz = _softmax_xent(xp, acts[-1], xp.asarray(y))
         dense = params[2 * len(self.convs):]
         L = len(dense) // 2
         grads = [None] * len(params)
@@ -268,7 +273,7 @@ class ConvNet:
         for a in range(0, X.shape[0], self.EVAL_ROWS):
             rows = X[a:a + self.EVAL_ROWS]
             logits = self._forward(theta, rows)[2][-1]
-            total += rows.shape[0] * softmax_cross_entropy(logits, xp.asarray(y[a:a + self.EVAL_ROWS]))[0]
+            total += rows.shape[0] * _softmax_xent(xp, logits, xp.asarray(y[a:a + self.EVAL_ROWS]))[0]
         return total / X.shape[0]
 
     def predict(self, theta, X):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import _validate as V
-from ._backend import as_1d_float, check_gradient
+from ._backend import as_1d_float, check_gradient, finite_theta
 from ._core import Optimizer, finite_result
 from .directions import adam_direction, sgd_direction
 
@@ -51,7 +51,7 @@ class ConstantRate(Optimizer):
         return self.direction.name
 
     def init(self, theta) -> ConstantRateState:
-        as_1d_float(theta)
+        finite_theta(as_1d_float(theta), theta, "to start from")
         return ConstantRateState(t=0, eta=self.eta0, direction=self.direction.init(theta))
 
     def update(self, theta, g, state: ConstantRateState, *, loss=None):
@@ -63,7 +63,7 @@ class ConstantRate(Optimizer):
         step = s * -state.eta                                            # fresh array: s may be the caller's g
         step += theta                                                    # (C2) theta - eta s
         new = ConstantRateState(t=state.t + 1, eta=state.eta, direction=dstate)
-        return finite_result(xp, state.t + 1, g, step, new, direction=self.direction,
+        return finite_result(xp, state.t + 1, g, step, new, direction=self.direction, before=theta,
                              known=_arrays(dstate) if _moments_fit(self.direction, squares_fit) else ())
 
 

@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import _validate as V
-from ._backend import as_1d_float, dot, norm, sq_norm
+from ._backend import as_1d_float, dot, finite_theta, norm, sq_norm
 from ._core import Optimizer, begin_update, finite_result, guard_rate
 
 __all__ = ["DAdaptSGD", "DAdaptSGDState", "DAdaptAdam", "DAdaptAdamState", "dadapt_sgd", "dadapt_adam"]
@@ -113,6 +113,7 @@ class DAdaptSGD(Optimizer):
 
     def init(self, theta) -> DAdaptSGDState:
         xp = as_1d_float(theta)
+        finite_theta(xp, theta, "to start from")
         return DAdaptSGDState(t=0, eta=self.d0 * self.lr, d=self.d0, d_hat=self.d0, numerator=0.0, g0_norm=0.0,
                               x0=xp.asarray(theta, copy=True), s=xp.zeros_like(theta))
 
@@ -202,6 +203,7 @@ class DAdaptAdam(Optimizer):
 
     def init(self, theta) -> DAdaptAdamState:
         xp = as_1d_float(theta)
+        finite_theta(xp, theta, "to start from")
         z = xp.zeros_like(theta)
         return DAdaptAdamState(t=0, eta=self.d0 * self.lr, d=self.d0, d_hat=self.d0, numerator=0.0, s=z, m=z, v=z)
 

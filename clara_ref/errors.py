@@ -9,6 +9,7 @@ working::
     ├── NonFiniteStateError      (also FloatingPointError)  an update made theta or the state inf or NaN
     ├── ReferenceValueError      (also ArithmeticError)     a path rule's pure-noise reference is not finite
     ├── RateFloorError           (also FloatingPointError)  SALeRA halved a rate below 1e-15
+    ├── ClusterError             (also RuntimeError)        --executor dask cannot start or reach its cluster
     ├── images.DataMissingError  (also FileNotFoundError)   an image dataset's files are not in its folder
     └── images.ChecksumError     (also ValueError)          a dataset file is not the official one
 
@@ -20,7 +21,7 @@ working::
 from __future__ import annotations
 
 __all__ = ["ClaraRefError", "NonFiniteGradientError", "LearningRateError", "NonFiniteStateError", "RateFloorError",
-           "ReferenceValueError"]
+           "ReferenceValueError", "ClusterError"]
 
 
 class ClaraRefError(Exception):
@@ -48,3 +49,8 @@ class ReferenceValueError(ClaraRefError, ArithmeticError):
 
 class RateFloorError(ClaraRefError, FloatingPointError):
     """SALeRA halved a learning rate below 1e-15: training cannot go on (the authors stop here too)."""
+
+
+class ClusterError(ClaraRefError, RuntimeError):
+    """The dask executor cannot be used: dask.distributed is not installed, or the scheduler address is malformed
+    or cannot be reached, or the local cluster does not start; the message names the address and the cause."""

@@ -404,8 +404,9 @@ def write_sample_files(name: str, data_dir, n_train: int = 64, n_test: int = 32,
     ((10, 784), dtype('float32'), True, (5, 784), dtype('int64'))
     """
     name = _name(name)
-    n_train = V.integer("n_train", n_train, lo=1)
-    n_test = V.integer("n_test", n_test, lo=1)
+    # at most the official counts: a sample is never larger than the real files
+    n_train = V.integer("n_train", n_train, lo=1, hi=N_TRAIN[name])
+    n_test = V.integer("n_test", n_test, lo=1, hi=N_TEST[name])
     rng = np.random.default_rng(V.seed(seed))
     folder = os.path.join(os.fspath(V.path("data_dir", data_dir)), name)
     os.makedirs(folder, exist_ok=True)

@@ -24,7 +24,7 @@ from functools import cached_property
 import numpy as np
 
 from . import _validate as V
-from ._backend import array_namespace
+from ._backend import array_namespace, is_array
 
 __all__ = ["Model", "mlp", "softmax_regression", "softmax_cross_entropy", "cnn", "paper_cnn"]
 
@@ -35,11 +35,36 @@ def softmax_cross_entropy(logits, y):
     Computed stably: log softmax = z - max(z) - log sum exp(z - max(z)). Written in the array namespace of
     ``logits`` (the MLPs here and the CNN of ``clara_ref.cnn``, on NumPy, CuPy, ...).
 
+    ``logits`` must be a real floating (batch, classes) array and ``y`` integer labels in [0, classes) of shape
+    (batch,): a label of -1 used to pick the last class silently.
+
     >>> loss, d = softmax_cross_entropy(np.array([[1000.0, 0.0]]), np.array([0]))
     >>> round(loss, 12), d.round(12).tolist()
     (0.0, [[0.0, 0.0]])
     """
+    if not is_array(logits):
+        raise ValueError(f"logits must be a real floating (batch, classes) array, got {type(logits).__name__}")
     xp = array_namespace(logits)
+    if len(logits.shape) != 2 or not xp.isdtype(logits.dtype, "real floating"):
+        raise ValueError(f"logits must be a real floating (batch, classes) array, got {logits.dtype} "
+                         f"{tuple(logits.shape)}")
+    check_labels(xp, y, logits.shape[0], logits.shape[1], "the rows and columns of logits")
+    return _softmax_xent(xp, logits, y)
+
+
+def check_labels(xp, y, batch: int, classes: int, source: str = "X and the model") -> None:
+    """``y`` must be integer class labels of shape (batch,) in [0, classes) (``source``: where batch and classes
+    come from, named in the message)."""
+    if not hasattr(y, "dtype") or tuple(y.shape) != (batch,) or not xp.isdtype(y.dtype, "integral"):
+        got = f"{y.dtype} {tuple(y.shape)}" if hasattr(y, "dtype") else type(y).__name__
+        raise ValueError(f"y must be integer labels of shape ({batch},), got {got} ({source} give {batch} rows)")
+    if batch and (int(xp.min(y)) < 0 or int(xp.max(y)) >= classes):
+        raise ValueError(f"y: labels must lie in [0, {classes - 1}] ({source} give {classes} classes), got range "
+                         f"[{int(xp.min(y))}, {int(xp.max(y))}]")
+
+
+def _softmax_xent(xp, logits, y):
+    """(M2, M3) on inputs already checked (the models check their data once per public call)."""
     if xp is np:
         return _softmax_cross_entropy_numpy(logits, y)
     B, K = logits.shape
@@ -128,12 +153,11 @@ class Model:
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.sizes[0]:
             raise ValueError(f"X must have shape (batch, {self.sizes[0]}), got {X.shape}")
+        if X.dtype.kind != "f":                # complex X gave complex losses and gradients
+            raise ValueError(f"X must be a real floating array (float32 or float64), got {X.dtype}")
         if y is not NO_LABELS:
             y = np.asarray(y)
-            if y.shape != (X.shape[0],) or not np.issubdtype(y.dtype, np.integer):
-                raise ValueError(f"y must be integer labels of shape ({X.shape[0]},), got {y.dtype} {y.shape}")
-            if y.size and (y.min() < 0 or y.max() >= self.sizes[-1]):
-                raise ValueError(f"y: labels must lie in [0, {self.sizes[-1] - 1}], got range [{y.min()}, {y.max()}]")
+            check_labels(np, y, X.shape[0], self.sizes[-1])
         return X, y
 
     def logits(self, theta, X) -> np.ndarray:
@@ -156,7 +180,7 @@ class Model:
             z += b                                                   # (M1)
             pre.append(z)
             acts.append(np.maximum(z, 0.0) if l < len(Ws) - 1 else z)
-        loss, dz = softmax_cross_entropy(acts[-1], y)                # (M2, M3)
+        loss, dz = _softmax_xent(np, acts[-1], y)                     # (M2, M3)
         g = np.empty(self.n_params, dtype=np.result_type(theta.dtype, X.dtype))
         dWs, dbs = self._unpack(g)                                   # views of g: each gradient written in place
         for l in range(len(Ws) - 1, -1, -1):
@@ -170,7 +194,7 @@ class Model:
     def loss(self, theta, X, y) -> float:
         """Mean softmax cross-entropy over the batch (forward pass only, M1-M2)."""
         X, y = self._check_data(X, y)
-        return softmax_cross_entropy(self.logits(theta, X), y)[0]
+        return _softmax_xent(np, self.logits(theta, X), y)[0]
 
     def predict(self, theta, X) -> np.ndarray:
         """Predicted class labels."""

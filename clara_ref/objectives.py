@@ -60,10 +60,16 @@ class Objective:
     _grad: Callable = field(repr=False)
 
     def _check(self, x):
+        """x as a float64 array: only real floating values (complex, integer, datetime and object arrays used to be
+        converted silently or to give NaN)."""
         try:
-            x = np.asarray(x, dtype=np.float64)
+            kind = np.asarray(x).dtype.kind
         except (TypeError, ValueError):
-            raise TypeError(f"x must be a real array of shape ({self.n},), got {type(x).__name__}") from None
+            kind = None
+        if kind != "f":
+            what = type(x).__name__ if kind is None else f"{type(x).__name__} of dtype {np.asarray(x).dtype}"
+            raise TypeError(f"x must be a real floating array of shape ({self.n},) (float32 or float64), got {what}")
+        x = np.asarray(x, dtype=np.float64)
         if x.shape != (self.n,):
             raise ValueError(f"x must have shape ({self.n},) for {self.name}, got {x.shape}")
         return x
@@ -212,8 +218,9 @@ def get(name: str, n: int | None = None, noise: float = 0.0, condition: float = 
         n = 2
     else:
         n = 10 if n is None else n
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < (2 if name == "rosenbrock" else 1):
-            raise ValueError(f"n must be an int >= {2 if name == 'rosenbrock' else 1} for {name}, got {n!r}")
+        lo = 2 if name == "rosenbrock" else 1
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not lo <= n <= V.MAX_SIZE:
+            raise ValueError(f"n must be an int in [{lo}, {V.MAX_SIZE}] for {name}, got {n!r}")
         n = int(n)
     if name == "sphere":
         value, grad, x_star, x0 = _sphere(n)

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import _validate as V
-from ._backend import as_1d_float, dot
+from ._backend import as_1d_float, dot, finite_theta
 from ._core import Optimizer, begin_update, finite_result, guard_rate
 
 __all__ = ["Prodigy", "ProdigyState", "prodigy"]
@@ -111,6 +111,7 @@ class Prodigy(Optimizer):
 
     def init(self, theta) -> ProdigyState:
         xp = as_1d_float(theta)
+        finite_theta(xp, theta, "to start from")
         z = xp.zeros_like(theta)
         return ProdigyState(t=0, eta=self.d0 * self.lr, d=self.d0, d_hat=self.d0, d_max=self.d0, numerator=0.0,
                             x0=xp.asarray(theta, copy=True), s=z, m=z, v=z)

@@ -126,9 +126,7 @@ def kappa(n: int, rho):
     1.0
     """
     n = _check_n(n, allow_none=False)
-    rho = np.asarray(rho, dtype=np.float64)
-    if np.any(np.abs(rho) > 1.0):
-        raise ValueError("rho must lie in [-1, 1]")
+    rho = V.real_array("rho", rho, -1.0, 1.0)
     inside = np.abs(rho) < 1.0
     f = _hyp2f1_half(n / 2.0 + 1.0, np.where(inside, rho * rho, 0.0))
     out = rho * _gamma_factor(n) * f
@@ -234,10 +232,9 @@ def monte_carlo(direction, n: int, c: float = 0.2, steps: int = 1000, trials: in
     (0.04, True)
     """
     c = _check_c(c)
-    n = _check_n(n, allow_none=False)
-    for name, val in (("steps", steps), ("trials", trials)):
-        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
-            raise ValueError(f"{name} must be a positive int, got {val!r}")
+    n = V.integer("n", n, lo=1, hi=V.MAX_SIZE)
+    steps = V.integer("steps", steps, lo=1, hi=V.MAX_COUNT)
+    trials = V.integer("trials", trials, lo=1, hi=V.MAX_COUNT)
     _check_direction(direction)
     seed = V.seed(seed)
     chunk = max(1, min(trials, 2_000_000 // n))

@@ -104,6 +104,12 @@ def _split(data):
     for x, y, part in ((arrays[0], arrays[1], "train"), (arrays[2], arrays[3], "test")):
         if x.shape[0] != y.shape[0]:
             raise ValueError(f"data: X_{part} has {x.shape[0]} rows but y_{part} has {y.shape[0]} labels")
+        if x.shape[0] == 0:
+            raise ValueError(f"data: X_{part} has no rows (the losses and accuracies average over at least one)")
+        if x.dtype.kind not in "iuf":
+            raise TypeError(f"data: X_{part} must hold real numbers, got dtype {x.dtype}")
+        if y.dtype.kind not in "iu":
+            raise TypeError(f"data: y_{part} must hold integer class labels, got dtype {y.dtype}")
     return arrays
 
 
@@ -124,8 +130,8 @@ def train(model, optimizer, data, *, epochs: int, batch_size: int = 128, seed: i
     """
     V.has_methods("model", model, ("init", "loss_and_grad", "loss", "accuracy"), "a clara_ref model")
     V.has_methods("optimizer", optimizer, ("init", "update"), "a clara_ref optimizer")
-    epochs = V.integer("epochs", epochs)
-    batch_size = V.integer("batch_size", batch_size, lo=1)
+    epochs = V.integer("epochs", epochs, hi=V.MAX_COUNT)
+    batch_size = V.integer("batch_size", batch_size, lo=1, hi=V.MAX_SIZE)
     seed = V.seed(seed)
     dtype = V.float_dtype("dtype", dtype)
     factor = _factor(divergence_factor)
@@ -191,7 +197,7 @@ def optimize(objective, optimizer, *, steps: int, seed: int = 0, x0=None,
     """
     V.has_methods("objective", objective, ("value", "grad", "distance"), "an objective (clara_ref.objectives.get)")
     V.has_methods("optimizer", optimizer, ("init", "update"), "a clara_ref optimizer")
-    steps = V.integer("steps", steps)
+    steps = V.integer("steps", steps, hi=V.MAX_COUNT)
     seed = V.seed(seed)
     factor = _factor(divergence_factor)
     rng = np.random.default_rng(seed)

@@ -23,14 +23,16 @@ import clara_ref as cr
 
 #: values of every kind a user can pass by mistake: wrong types, NaN, infinities, extremes, wrong shapes
 ODD = st.one_of(
-    st.none(), st.booleans(), st.integers(-3, 4),
+    st.none(), st.booleans(), st.integers(-3, 4), st.sampled_from([2**32, 2**70, -2**63]),
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([0.0, -0.0, 1.0, 0.5, 1e-320, 5e-324, 1e-17, 1e308, -1e-3, 2.0]),
     st.text(max_size=3), st.binary(max_size=2), st.complex_numbers(max_magnitude=10, allow_nan=False),
     st.lists(st.integers(-2, 5), max_size=3), st.tuples(st.integers(-2, 5)),
     st.sampled_from([np.float16, "float16", np.int32, "float32", np.float64(0.5), np.int64(2), np.float32(1e-3),
                      np.array([1.0]), np.array(2.0), np.ones((2, 2)), np.zeros(0), np.ones(3, dtype=np.float16),
-                     np.ones(3, dtype=np.int64), {}, object(), np.random.default_rng(0), "auto", "raw", "sgd"]),
+                     np.ones(3, dtype=np.int64), {}, object(), np.random.default_rng(0), "auto", "raw", "sgd",
+                     np.ones(3, dtype=complex), np.array(["2020-01-01"] * 3, dtype="datetime64[D]"),
+                     np.array([1.0, None, 2.0], dtype=object), np.array([-1, 0, 1])]),
 )
 
 SGD, ADAM = cr.sgd_direction(), cr.adam_direction()
@@ -89,6 +91,8 @@ FUNCTIONS = {
     "reference.path_sq_norm_std": (cr.reference.path_sq_norm_std, dict(direction=SGD, c=0.2, n=3)),
     "reference.monte_carlo": (cr.reference.monte_carlo, dict(direction=ADAM, n=2, c=0.2, steps=3, trials=4, seed=0)),
     "reference.random_walk_mean": (cr.reference.random_walk_mean, dict(c=0.2, t=None)),
+    "reference.kappa": (cr.reference.kappa, dict(n=10, rho=0.5)),
+    "models.softmax_cross_entropy": (cr.models.softmax_cross_entropy, dict(logits=np.zeros((2, 3)), y=np.array([0, 2]))),
     "reference.random_walk_std": (cr.reference.random_walk_std, dict(c=0.2, n=1)),
     "C_for_damping": (cr.C_for_damping, dict(d=1e-3, n=10, c=0.2, sigma="exact")),
     "gradcheck": (cr.gradcheck, dict(f=lambda x: float(x @ x), grad=lambda x: 2 * x, x=np.ones(2), h=1e-6)),
@@ -177,3 +181,70 @@ def test_update_refuses_bad_theta_g_state_and_loss_by_name(opt, which, value):
         if isinstance(exc, cr.NonFiniteGradientError) and which == "g":
             return                    # names the step: a NaN or inf gradient is refused, the state untouched
         _assert_named(exc, which, where)
+
+
+def _nan_theta_update(opt):
+    state = opt.init(np.ones(2))
+    return opt.update(np.array([1.0, np.nan]), np.ones(2), state, loss=1.0)
+
+
+def _empty_train():
+    X, y, Xt, yt = DATA
+    return cr.train(MODEL, cr.adam(0.1), (X[:0], y[:0], Xt, yt), epochs=1)
+
+
+#: the inputs the issue-20 audit found accepted silently or refused with an error that named nothing
+REFUSED = {
+    "kappa rho None": (lambda: cr.reference.kappa(10, None), "rho"),
+    "kappa rho True": (lambda: cr.reference.kappa(10, True), "rho"),
+    "kappa rho bytes": (lambda: cr.reference.kappa(10, b"1"), "rho"),
+    "kappa rho NaN": (lambda: cr.reference.kappa(10, math.nan), "rho"),
+    "kappa rho complex": (lambda: cr.reference.kappa(10, 0.5j), "rho"),
+    "train dtype a value": (lambda: cr.train(MODEL, cr.adam(0.1), DATA, epochs=1, dtype=np.float64(0.1)), "dtype"),
+    "train seed 2**32": (lambda: cr.train(MODEL, cr.adam(0.1), DATA, epochs=1, seed=2**32),
+                         r"seed must be an int in \[0, 4294967295\]"),
+    "expand seed 2**32": (lambda: __import__("clara_ref.experiments.grid", fromlist=["x"]).expand(
+        __import__("clara_ref.experiments.grid", fromlist=["x"]).PRESETS["smoke"], seeds=[2**32]), "seeds"),
+    "train on 0 rows": (_empty_train, "X_train has no rows"),
+    "train on complex X": (lambda: cr.train(MODEL, cr.adam(0.1), (DATA[0] + 0j,) + DATA[1:], epochs=1), "X_train"),
+    "label -1": (lambda: cr.models.softmax_cross_entropy(np.zeros((2, 3)), np.array([0, -1])),
+                 r"labels must lie in \[0, 2\]"),
+    "float labels": (lambda: cr.models.softmax_cross_entropy(np.zeros((2, 3)), np.array([0.0, 1.0])), r"\by\b"),
+    "complex logits": (lambda: cr.models.softmax_cross_entropy(np.zeros((2, 3), complex), np.array([0, 1])),
+                       "logits"),
+    "model loss complex X": (lambda: MODEL.loss_and_grad(np.zeros(15), np.zeros((2, 4), complex), np.array([0, 1])),
+                             r"X must be a real floating array"),
+    "model loss label 3": (lambda: MODEL.loss(np.zeros(15), np.zeros((2, 4)), np.array([0, 3])), "labels must lie"),
+    "objective complex x": (lambda: SPHERE.value(np.array([1j, 0, 0])), r"x must be a real floating array"),
+    "objective datetime x": (lambda: SPHERE.grad(np.array(["2020-01-01"] * 3, dtype="datetime64[D]")),
+                             r"x must be a real floating array"),
+    "objective object x": (lambda: SPHERE.distance(np.array([1.0, None, 2.0], dtype=object)),
+                           r"x must be a real floating array"),
+    "objective n 2**70": (lambda: cr.objectives.get("sphere", n=2**70), r"n must be an int in \[1, 2147483647\]"),
+    "init NaN theta": (lambda: cr.adam(0.1).init(np.array([np.nan, 1.0])), "theta must be finite to start from"),
+    "update NaN theta sgd": (lambda: _nan_theta_update(cr.sgd(0.1)), "theta must be finite at step 1"),
+    "update NaN theta clara": (lambda: _nan_theta_update(cr.clara(ADAM, 0.1)), "theta must be finite at step 1"),
+    "update NaN theta dadapt": (lambda: _nan_theta_update(cr.dadapt_sgd()), "theta must be finite at step 1"),
+    "optimize steps 2**70": (lambda: cr.optimize(SPHERE, cr.sgd(0.1), steps=2**70), r"steps must be an int in"),
+    "train epochs 2**70": (lambda: cr.train(MODEL, cr.adam(0.1), DATA, epochs=2**70), r"epochs must be an int in"),
+    "monte_carlo trials 2**70": (lambda: cr.reference.monte_carlo(SGD, n=2, trials=2**70), r"trials must be an int"),
+    "monte_carlo n 2**40": (lambda: cr.reference.monte_carlo(SGD, n=2**40), r"n must be an int in"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_inputs_once_accepted_are_refused_by_name(case):
+    call, match = REFUSED[case]
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
+
+
+def test_a_bad_dask_scheduler_address_is_a_cluster_error(tmp_path):
+    pytest.importorskip("dask.distributed")
+    from clara_ref.experiments import runner
+    from clara_ref.experiments.grid import PRESETS, expand
+
+    specs = expand(PRESETS["smoke"], tasks=["sphere"], optimizers=["sgd"], rates=[1e-2], seeds=[0])
+    with pytest.raises(cr.ClusterError, match="cannot reach the dask scheduler at 'not a url': ValueError"):
+        runner.run_all(specs, str(tmp_path), progress=False, executor="dask", scheduler="not a url")
+    assert issubclass(cr.ClusterError, cr.ClaraRefError)

@@ -266,7 +266,7 @@ def test_seed_none_is_refused_everywhere():
              lambda: cr.data.load("iris", seed=None),
              lambda: cr.reference.monte_carlo(cr.sgd_direction(), n=2, steps=2, trials=2, seed=None)]
     for call in calls:
-        with pytest.raises(ValueError, match="seed must be a non-negative int"):
+        with pytest.raises(ValueError, match=r"seed must be an int in \[0, 4294967295\]"):
             call()
 
 

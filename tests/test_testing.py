@@ -147,7 +147,13 @@ def _bug_case(bug, dtype, eta0=0.05):
     return ours, port, theta0, grads
 
 
-@pytest.mark.parametrize("bug", [b for b in BUGS if b != "grad_in_place"])
+#: the bugs this CLARA-Adam case shows: the others need a setting of their own (weight decay, the reference from the
+#: block sizes, a float64 port, a rate that turns NaN) and tests/test_planted_bugs.py runs each in its own
+_CASE_BUGS = [b for b in BUGS if b not in ("grad_in_place", "reference_wrong_size", "wd_into_grad", "path_float32",
+                                           "nan_rate")]
+
+
+@pytest.mark.parametrize("bug", _CASE_BUGS)
 def test_planted_bugs_fail_in_float64_and_in_float32_with_compare_update(bug):
     ours, correct, theta0, grads = _bug_case(None, np.float64)
     lockstep(ours, correct, theta0, grads, compare="both")

@@ -49,6 +49,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 import clara_ref as cr
+from clara_ref import _validate as V
 
 __all__ = ["Task", "TASKS", "OPTIMIZERS", "RATES", "PROTOCOLS", "PRESETS", "Preset", "RunSpec", "build_optimizer",
            "expand", "load_data", "PAPER_TASKS", "PAPER_IMAGE_TASKS", "PAPER_OPTIMIZERS", "NULL_TASKS", "NULL_RULES",
@@ -465,8 +466,9 @@ def expand(preset: Preset, tasks=None, optimizers=None, rates=None, seeds=None,
         if not (isinstance(r, float) and r > 0 and math.isfinite(r)):
             raise ValueError(f"initial rates must be positive numbers, got {r!r}")
     for s in seeds:
-        if not (isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 0):
-            raise ValueError(f"seeds must be non-negative ints, got {s!r}")
+        if not (isinstance(s, (int, np.integer)) and not isinstance(s, bool) and 0 <= s <= V.MAX_SEED):
+            raise ValueError(f"seeds must be ints in [0, {V.MAX_SEED}] (the range scikit-learn's splits take), got "
+                             f"{s!r}")
     specs = []
     for t in tasks:
         task = TASKS[t]

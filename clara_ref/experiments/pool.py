@@ -94,12 +94,11 @@ class WorkerPool:
 
         pending, died = deque(specs), 0
         while pending or any(w.spec is not None for w in self.workers):
-            for w in self.workers:
-                while w.spec is None and pending:
+            for i in range(len(self.workers)):
+                while self.workers[i].spec is None and pending:
                     spec = pending.popleft()
                     if take is None or take(spec):
-                        w.spec = spec
-                        w.conn.send(spec)
+                        self._send(i, spec)
             busy = [w for w in self.workers if w.spec is not None]
             ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=1.0))
             for i, w in enumerate(self.workers):
@@ -114,6 +113,18 @@ class WorkerPool:
                 spec, w.spec = w.spec, None
                 done(spec, record)
         return died
+
+    def _send(self, i, spec):
+        """Give ``spec`` to worker ``i``; a worker that died while idle (nothing of a run lost) is replaced first."""
+        w = self.workers[i]
+        if not w.process.is_alive():
+            w.process.join()
+            self.workers[i] = w = _Worker(self.ctx, *self.data)
+        w.spec = spec
+        try:
+            w.conn.send(spec)
+        except (BrokenPipeError, ConnectionResetError):
+            pass              # it died between the check and the send: its sentinel fires and the run is an error
 
     @staticmethod
     def _receive(w):

@@ -14,7 +14,7 @@ import numpy as np
 
 import clara_ref as cr
 from clara_ref._io import atomic_write, remove_stale_temporaries
-from clara_ref.errors import ClaraRefError
+from clara_ref.errors import ClaraRefError, ClusterError
 
 from .grid import NULL_BURN_IN, RunSpec, build_optimizer, load_data
 from .pool import WorkerPool
@@ -336,18 +336,26 @@ def _run_on_dask(order, done, jobs, scheduler, data_dir, data_verified):
         import logging
 
         from dask.distributed import Client, LocalCluster, as_completed
-    except ImportError:
-        raise RunFileError("--executor dask needs dask.distributed: pip install 'clara_ref[cluster]'") from None
+    except ImportError as exc:
+        raise ClusterError(f"--executor dask needs dask.distributed ({exc}): pip install 'clara_ref[cluster]'") \
+            from None
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR)
-        client = Client(cluster)
+        try:
+            cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=logging.ERROR)
+            client = Client(cluster)
+        except Exception as exc:       # noqa: BLE001 - whatever dask raises, the sweep says it and stops
+            if cluster is not None:
+                cluster.close()
+            raise ClusterError(f"cannot start a local dask cluster of {max(1, jobs)} workers: "
+                               f"{type(exc).__name__}: {exc}") from None
     else:
         try:
             client = Client(scheduler, timeout="30s")
-        except OSError as exc:
-            raise RunFileError(f"cannot reach the dask scheduler at {scheduler}: {exc}") from None
+        except Exception as exc:       # noqa: BLE001 - a malformed address is a ValueError, an absent one OSError
+            raise ClusterError(f"cannot reach the dask scheduler at {scheduler!r}: {type(exc).__name__}: {exc}") \
+                from None
     futures = []
     try:
         # long runs first, as in the process pool; pure=False: every run is computed, never deduplicated

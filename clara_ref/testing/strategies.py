@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .shapes import Frozen, layout
+from .shapes import Frozen, frozen, layout  # noqa: F401 - frozen is used in the doctests
 
 __all__ = ["gradient_sequences", "quadratic_problems", "block_partitions", "parameter_shapes", "adam_hyperparameters",
            "adam_direction_hyperparameters", "clara_hyperparameters", "QuadraticProblem", "note_inputs", "settings"]
