@@ -195,10 +195,24 @@ def _alive(pid):
         return False
 
 
+def _survivors(workers, within=3.0):
+    """The workers still alive ``within`` seconds from now (they poll their parent every 0.5 s, so an orphan
+    notices within a second); returns as soon as none is."""
+    import time
+
+    deadline = time.time() + within
+    while True:
+        alive = [w for w in workers if _alive(w)]
+        if not alive or time.time() > deadline:
+            return alive
+        time.sleep(0.05)
+
+
 @pytest.mark.skipif(not __import__("pathlib").Path("/proc/self/task").exists(), reason="needs Linux /proc")
 @pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM", "SIGKILL"])
 def test_interrupts_stop_quickly_keep_finished_runs_and_leave_no_workers(tmp_path, signame):
-    """Nine long runs (the 12,150-step digits MLP, rates that do not diverge early: about 3 s each) in 2 workers,
+    """Nine long runs (the digits MLP at 60 epochs, 2,700 steps, rates that do not diverge early: about 0.7 s each)
+    in 2 workers,
     so the sweep is far from done when the parent gets a signal, once the first run has finished:
     it stops within a few seconds, keeps the finished run files whole, and no worker outlives it; a rerun resumes."""
     import json
@@ -209,7 +223,7 @@ def test_interrupts_stop_quickly_keep_finished_runs_and_leave_no_workers(tmp_pat
 
     cmd = [sys.executable, "-m", "clara_ref", "reproduce", "--preset", "paper", "--tasks", "digits_mlp",
            "--optimizers", "adam", "--rates", "1e-4", "1e-3", "1e-2", "--seeds", "0", "1", "2", "--jobs", "2",
-           "--no-progress", "--out", str(tmp_path)]
+           "--epochs", "60", "--no-progress", "--out", str(tmp_path)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     runs = tmp_path / "runs"
     deadline = time.time() + 120
@@ -221,8 +235,7 @@ def test_interrupts_stop_quickly_keep_finished_runs_and_leave_no_workers(tmp_pat
     proc.send_signal(getattr(signal, signame))
     proc.wait(timeout=30)
     stopped = time.time() - t0
-    time.sleep(1.5)                                                      # the workers poll their parent every 0.5 s
-    assert not [w for w in workers if _alive(w)], "orphaned workers"
+    assert not _survivors(workers), "orphaned workers"
     assert stopped < 5                    # measured 0.5-0.6 s on 2 cores; the issue asks for about 2 s
     finished = [p for p in runs.iterdir() if p.suffix == ".json"]
     assert finished and all(json.loads(p.read_text())["error"] is None for p in finished)   # whole files only
@@ -366,7 +379,7 @@ def test_temporaries_of_killed_writers_are_removed_and_live_ones_kept(tmp_path):
 
 @pytest.mark.skipif(not __import__("pathlib").Path("/proc/self/task").exists(), reason="needs Linux /proc")
 def test_random_kills_then_resume_give_the_uninterrupted_summary(tmp_path):
-    """Fault injection: a 12-run sweep (about 6 s on 2 cores) is killed five times at random moments (seeded),
+    """Fault injection: a 12-run sweep (about 4 s on 2 cores) is killed five times at random moments (seeded),
     by SIGKILL, SIGINT and SIGTERM in turn, each time resuming the folder the last attempt left. After every kill
     no worker survives, every run file is whole and no temporary file is left except those of a SIGKILLed
     writer (which the next run removes). The sweep then completes, and its summary.csv is byte-identical to that
@@ -382,14 +395,14 @@ def test_random_kills_then_resume_give_the_uninterrupted_summary(tmp_path):
 
     args = [sys.executable, "-m", "clara_ref", "reproduce", "--preset", "quick", "--tasks", "digits_mlp",
             "--optimizers", "adam", "adam-clara", "--rates", "1e-3", "1e-2", "--seeds", "0", "1", "2", "--jobs", "2",
-            "--no-progress"]
+            "--epochs", "12", "--no-progress"]
     reference, out = tmp_path / "uninterrupted", tmp_path / "interrupted"
     subprocess.run(args + ["--out", str(reference)], check=True, capture_output=True, timeout=300)
     rng = random.Random(12)
     signals, killed = ["SIGKILL", "SIGINT", "SIGTERM", "SIGKILL", "SIGINT"], set()
     for signame in signals:
         proc = subprocess.Popen(args + ["--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + rng.uniform(0.3, 3.0)      # from start-up to the middle of the sweep
+        deadline = time.time() + rng.uniform(0.3, 2.5)      # from start-up to the middle of the sweep
         workers = set()
         while time.time() < deadline and proc.poll() is None:
             workers |= _children(proc.pid)
@@ -399,8 +412,7 @@ def test_random_kills_then_resume_give_the_uninterrupted_summary(tmp_path):
             if signame == "SIGKILL":
                 killed.add(proc.pid)
         proc.wait(timeout=30)
-        time.sleep(1.5)                                      # the workers poll their parent every 0.5 s
-        assert not [w for w in workers if _alive(w)], f"orphaned workers after {signame}"
+        assert not _survivors(workers), f"orphaned workers after {signame}"
         runs = out / "runs"
         for path in (runs.iterdir() if runs.exists() else ()):
             if path.suffix == ".json":
@@ -429,7 +441,7 @@ def test_a_killed_worker_costs_only_the_run_it_held(tmp_path):
 
     args = [sys.executable, "-m", "clara_ref", "reproduce", "--preset", "quick", "--tasks", "digits_mlp",
             "--optimizers", "adam", "--rates", "1e-4", "1e-3", "1e-2", "--seeds", "0", "1", "--jobs", "2",
-            "--no-progress"]
+            "--epochs", "8", "--no-progress"]
     out, reference = tmp_path / "killed", tmp_path / "uninterrupted"
     proc = subprocess.Popen(args + ["--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
@@ -445,8 +457,9 @@ def test_a_killed_worker_costs_only_the_run_it_held(tmp_path):
     assert len(rows) == 6 and len(errors) == 1 and "killed by SIGKILL" in errors[0]["error"]
     assert "recorded as an error, the next run computes it again" in err
     assert (out / "report.md").exists() and (out / "claims.json").exists()
-    assert subprocess.run(args + ["--out", str(out)], capture_output=True, timeout=120).returncode == 0
-    assert subprocess.run(args + ["--out", str(reference)], capture_output=True, timeout=120).returncode == 0
+    both = [subprocess.Popen(args + ["--out", str(o)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for o in (out, reference)]                       # the rerun and an uninterrupted sweep, side by side
+    assert [p.wait(timeout=120) for p in both] == [0, 0]
     assert (out / "summary.csv").read_bytes() == (reference / "summary.csv").read_bytes()
 
 

@@ -25,7 +25,7 @@ from clara_ref.testing import TOLERANCES, gradient_sequences, lockstep, torch_po
 from clara_ref.tutorial import setup
 
 FAST, FIG_DIR, plt = setup(__file__)
-EXAMPLES = 30 if FAST else 200
+EXAMPLES = 12 if FAST else 200
 
 
 class TorchSGDClara(torch.optim.Optimizer):

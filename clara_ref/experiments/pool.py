@@ -5,7 +5,7 @@ memory): every pending run fails with ``BrokenProcessPool`` and the sweep with i
 one worker over that worker's own pipe, so it always knows which run a worker holds; when a worker's process ends
 while it holds a run, that run is recorded as an error naming the cause (the signal, or the exit code), a new
 worker takes the dead one's place, and the sweep goes on. An error is no result: the next rerun computes the run
-again (``runner._stored``).
+again (the runner's resume).
 
 Each worker runs with one BLAS thread (the pool already uses every core) and exits within half a second when its
 parent dies, even by SIGKILL. Closing the pool, normally or on Ctrl-C and SIGTERM, ends every worker and waits for
@@ -43,9 +43,7 @@ def init_worker(parent: int | None = None):
         threading.Thread(target=watch, daemon=True).start()
 
 
-def _work(conn, parent, data_dir, data_verified):
-    from .runner import run_one
-
+def _work(conn, parent, work, data_dir, data_verified):
     signal.signal(signal.SIGINT, signal.SIG_IGN)        # the parent decides when a sweep stops
     init_worker(parent)
     while True:
@@ -55,7 +53,7 @@ def _work(conn, parent, data_dir, data_verified):
             return
         if spec is None:
             return
-        conn.send(run_one(spec, data_dir, data_verified))
+        conn.send(work(spec, data_dir, data_verified))
 
 
 def _cause(exitcode) -> str:
@@ -70,28 +68,30 @@ def _cause(exitcode) -> str:
 
 
 class _Worker:
-    def __init__(self, ctx, data_dir, data_verified):
+    def __init__(self, ctx, work, data_dir, data_verified):
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_work, args=(child, os.getpid(), data_dir, data_verified), daemon=True)
+        self.process = ctx.Process(target=_work, args=(child, os.getpid(), work, data_dir, data_verified),
+                                   daemon=True)
         self.process.start()
         child.close()
         self.spec = None
 
 
 class WorkerPool:
-    """``jobs`` worker processes. ``run(specs, done)`` calls ``done(spec, record)`` in this process for every spec,
-    as each finishes (in completion order); ``close()`` ends the workers and waits for them."""
+    """``jobs`` worker processes, each computing ``work(spec, data_dir, data_verified) -> record``; a run whose
+    worker died gets ``lost(spec, cause, data_verified) -> record`` instead (the runner passes its ``run_one`` and
+    ``error_record``, so this module needs nothing of it). ``run(specs, done)`` calls ``done(spec, record)`` in this
+    process for every spec, as each finishes (in completion order); ``close()`` ends the workers and waits."""
 
-    def __init__(self, jobs: int, data_dir=None, data_verified=None):
+    def __init__(self, jobs: int, work, lost, data_dir=None, data_verified=None):
         self.ctx = multiprocessing.get_context()
-        self.data = (data_dir, data_verified)
+        self.lost = lost
+        self.data = (work, data_dir, data_verified)
         self.workers = [_Worker(self.ctx, *self.data) for _ in range(jobs)]
 
     def run(self, specs, done, *, take=None) -> int:
         """Run every spec (those that ``take(spec)``, asked just before a worker gets it, accepts); return how many
         runs died with their worker."""
-        from .runner import error_record
-
         pending, died = deque(specs), 0
         while pending or any(w.spec is not None for w in self.workers):
             for i in range(len(self.workers)):
@@ -106,9 +106,9 @@ class WorkerPool:
                     continue
                 record = self._receive(w)
                 if record is None:                      # the process ended holding the run: replace it
-                    record = error_record(w.spec, _cause(w.process.exitcode), self.data[1])
+                    w.process.join()                    # its pipe can close before it is reaped: wait for the code
+                    record = self.lost(w.spec, _cause(w.process.exitcode), self.data[2])
                     died += 1
-                    w.process.join()
                     self.workers[i] = _Worker(self.ctx, *self.data)
                 spec, w.spec = w.spec, None
                 done(spec, record)
