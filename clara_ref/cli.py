@@ -124,7 +124,7 @@ def _reproduce(args, argv) -> int:
                               data_verified=verified, stats=stats)
 
     try:
-        records, resumed = run(specs)
+        records, _ = run(specs)
         decision = None
         if preset.decide_seeds and args.seeds is None:
             # claims that are not robust at the preset's seeds get more seeds on their deciding cells
@@ -146,7 +146,9 @@ def _reproduce(args, argv) -> int:
               "them written); a rerun resumes", file=sys.stderr)
         return 130
     with _signals_deferred() as arrived:
-        path, results = _write_outputs(records, args, preset, command, t0, resumed, decision)
+        # every run this command did not compute itself was resumed (or finished by another sweep on the folder)
+        path, results = _write_outputs(records, args, preset, command, t0, len(records) - stats.get("computed", 0),
+                                       decision)
     if arrived:
         print(f"interrupted while the summary and report were written: they were finished first ({path}); every run "
               "is kept", file=sys.stderr)

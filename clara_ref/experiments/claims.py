@@ -101,6 +101,8 @@ NULL_SPREADS = 1.0
 DRIFT_SPREADS = 3.0
 #: a verdict that holds in fewer than this share of bootstrap resamples is shown as borderline
 ROBUST_SHARE = 0.9
+#: seed-bootstrap resamples behind every robustness (a share of 0.9 then has a standard error of about 0.02)
+RESAMPLES = 200
 #: a cell whose outcome changes in at least this share of the resamples decides a non-robust verdict (it gets the
 #: extra seeds of ``clara_ref.experiments.decide``)
 DECIDING_SHARE = 0.1
@@ -996,7 +998,7 @@ def _parts(res: ClaimResult) -> dict:
     return {k: v["verdict"] for k, v in res.numbers.get("parts", {}).items()}
 
 
-def evaluate(records, resamples: int = 200, seed: int = 0, claims=None, th: Thresholds = DEFAULT,
+def evaluate(records, resamples: int = RESAMPLES, seed: int = 0, claims=None, th: Thresholds = DEFAULT,
              cells: Cells | None = None) -> list[ClaimResult]:
     """Every claim's verdict on ``records``, with its robustness over ``resamples`` seed-bootstrap resamples
     (drawn from ``numpy.random.default_rng(seed)``), the robustness of each part of a claim that has parts (C0)

@@ -589,6 +589,14 @@ def _not_evaluable_lines(claims) -> list[str]:
     return lines
 
 
+def _reach_text() -> str:
+    """The least factor the claims ask of a rule's reach, as the report states it ("10x", or each claim's)."""
+    factors = sorted(set(claims_mod.MIN_REACH.values()))
+    if len(factors) == 1:
+        return f"{factors[0]:g}x"
+    return ", ".join(f"{f:g}x ({k})" for k, f in claims_mod.MIN_REACH.items())
+
+
 def write_report(records, out_dir, preset, command, elapsed_s, figures, resumed: int = 0, claims=None,
                  decision=None, interrupted: bool = False) -> str:
     """Write report.md (and claims.json when ``claims`` is not given) and return the report's path. ``decision``:
@@ -608,19 +616,21 @@ def write_report(records, out_dir, preset, command, elapsed_s, figures, resumed:
     lines += _header(preset, records)
     lines += ["", "## Claims", ""] + claims_table(claims)
     lines += ["", "Margin: the signed distance of the deciding statistic from the threshold of \"supported\" "
-              "(positive: on the supported side). Robustness: the share of 200 seed-bootstrap resamples (seeds "
+              f"(positive: on the supported side). Robustness: the share of {claims_mod.RESAMPLES} seed-bootstrap "
+              "resamples (seeds "
               f"redrawn with replacement in every cell) that give the same verdict; below "
               f"{claims_mod.ROBUST_SHARE:.0%} the verdict is marked borderline. Seeds: the most seeds any cell of "
               "the claim had; a claim that was not robust at the preset's seeds got more on its deciding cells "
-              "(those whose outcome changes in at least 10% of the resamples), and one still not robust at the "
-              "end is *undecided*. Every claim counts only cells where the rule under test can move its rate at "
-              "least 10x within the step budget (the table below). How each verdict is computed, with every "
+              f"(those whose outcome changes in at least {claims_mod.DECIDING_SHARE:.0%} of the resamples), and one "
+              "still not robust at the end is *undecided*. Every claim counts only cells where the rule under test "
+              f"can move its rate at least {_reach_text()} within the step budget (the table below). How each verdict "
+              "is computed, with every "
               "threshold named and justified: `clara_ref/experiments/claims.py`; every number is in "
               "`claims.json`.", ""]
     left = _not_evaluable_lines(claims)
     if left:
-        lines += ["Cells left out as not evaluable at this step budget (the rule cannot move its rate 10x; the "
-                  "largest factor it can in parentheses):", ""] + left + [""]
+        lines += [f"Cells left out as not evaluable at this step budget (the rule cannot move its rate "
+                  f"{_reach_text()}; the largest factor it can in parentheses):", ""] + left + [""]
     if decision is not None:
         lines += _decision_lines(decision)
     sweep = claims_mod.threshold_sweep(records)
@@ -638,8 +648,8 @@ def write_report(records, out_dir, preset, command, elapsed_s, figures, resumed:
               "CLARA multiplies eta by exp(d (P/ref - 1)) per step with 0 <= P <= K (K blocks), so over T steps the "
               "rate can rise by at most exp(d (K/ref - 1) T) and fall by at most exp(d T) (one block, c = 0.2: "
               "+8d per step for SGD, +0.465d for Adam). Every claim counts a cell only when its rule can move the "
-              "rate at least 10x; C3 counts a poor initial rate only when the bound lets it climb to the smallest "
-              "rate at which the fixed optimizer succeeds.", ""]
+              f"rate at least {_reach_text()}; C3 counts a poor initial rate only when the bound lets it climb to "
+              "the smallest rate at which the fixed optimizer succeeds.", ""]
     if any(r["optimizer"] == "adam-alera" for r in records):
         lines += ["The 2017 rule (`adam-alera`) moves much faster than Adam-CLARA at the same nominal d: its C is "
                   "chosen (`alera.C_for_damping`) so that the effective damping C mu / sigma_b of its largest block "
