@@ -26,15 +26,15 @@ from .checkpoint import load_state, save_state
 from .clara import clara
 from .constant import adam, sgd
 from .dadapt import dadapt_adam, dadapt_sgd
-from .directions import adam_direction, sgd_direction
+from .directions import Direction, adam_direction, sgd_direction
 from .params import block_sizes, flatten
 from .prodigy import prodigy
 from .training import optimize, train
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = ["sgd", "adam", "sgd_direction", "adam_direction", "clara", "alera", "salera", "dadapt_sgd",
            "dadapt_adam", "prodigy", "C_for_damping", "authors", "reference", "objectives", "models", "data",
            "train", "optimize", "gradcheck", "images", "flatten", "block_sizes", "save_state", "load_state",
            "ClaraRefError", "NonFiniteGradientError", "NonFiniteStateError", "LearningRateError", "RateFloorError",
-           "ClusterError", "__version__"]
+           "ClusterError", "Direction", "__version__"]

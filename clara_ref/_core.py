@@ -44,7 +44,7 @@ class Optimizer:
         """
         expected = getattr(self, "state_type", None)
         if expected is not None and type(state) is not expected:
-            raise ValueError(f"state is a {type(state).__name__}, but {self.name} needs the {expected.__name__} of its "
+            raise ValueError(f"state is {_a(type(state).__name__)}, but {self.name} needs the {expected.__name__} of its "
                              f"own init(theta): the state was made by another optimizer")
         direction = getattr(self, "direction", None)
         made = None if direction is None else _direction_state_type(direction, theta)
@@ -56,8 +56,8 @@ class Optimizer:
             if path.endswith(".direction") and direction is not None:
                 made = _direction_state_type(direction, theta)
                 if type(node) is not made:
-                    raise ValueError(f"{path} is a {type(node).__name__}, but this optimizer's {direction.name} "
-                                     f"direction keeps a {made.__name__}: the state was made by another optimizer")
+                    raise ValueError(f"{path} is {_a(type(node).__name__)}, but this optimizer's {direction.name} "
+                                     f"direction keeps {_a(made.__name__)}: the state was made by another optimizer")
             elif hasattr(node, "shape") and hasattr(node, "dtype"):
                 if tuple(node.shape) != tuple(theta.shape) or node.dtype != theta.dtype:
                     raise ValueError(f"{path} has shape {tuple(node.shape)} and dtype {node.dtype}, theta "
@@ -77,6 +77,14 @@ class Optimizer:
 
 
 _DIRECTION_STATE_TYPES: dict = {}
+
+
+def _a(name: str) -> str:
+    """``name`` with its indefinite article, for messages: "an AdamDirectionState", "a ClaraState", and "an
+    SGDDirectionState" (an initialism is read letter by letter: "es-gee-dee")."""
+    initialism = name[1:2].isupper()
+    an = name[:1] in "AEIOUaeiou" or (initialism and name[:1] in "FHLMNRSX")
+    return f"{'an' if an else 'a'} {name}"
 
 
 def _direction_state_type(direction, theta):

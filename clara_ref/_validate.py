@@ -6,7 +6,7 @@ import math
 import sys
 from numbers import Integral, Real
 
-__all__ = ["positive", "nonnegative", "open_unit", "in_range", "one_of", "block_sizes", "blocks_tuple", "flag",
+__all__ = ["positive", "nonnegative", "in_range", "one_of", "block_sizes", "blocks_tuple", "flag",
            "integer", "seed", "float_dtype", "generator", "has_methods", "path", "real_scalar", "real_array",
            "MAX_COUNT", "MAX_SIZE", "MAX_SEED"]
 
@@ -64,17 +64,6 @@ def in_range(name: str, value, lo: float, hi: float, *, lo_open: bool, hi_open: 
             f"{name} must be in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}, got {value!r}"
         )
     return v
-
-
-def open_unit(name: str, value) -> float:
-    """``value`` as a float in the open interval (0, 1) (moment coefficients).
-
-    >>> open_unit("beta1", 1.0)
-    Traceback (most recent call last):
-    ...
-    ValueError: beta1 must be in (0.0, 1.0), got 1.0
-    """
-    return in_range(name, value, 0.0, 1.0, lo_open=True, hi_open=True)
 
 
 def one_of(name: str, value, options) -> str:

@@ -75,14 +75,11 @@ from ._backend import array_namespace, as_1d_float, finite_theta
 from ._core import Optimizer, finite_result
 from .constant import _arrays, _moments_fit
 from .errors import RateFloorError
-from .path import SKIP_FLOOR
 from .rate_control import PathRateControl
 
 __all__ = ["Alera", "AleraState", "Salera", "SaleraState", "PageHinkleyState", "RateFloorError", "alera", "salera",
            "C_for_damping"]
 
-#: ALeRA's gradient-norm floor: a block whose gradient norm is at most this only decays its path (L2').
-GRAD_NORM_FLOOR = SKIP_FLOOR
 #: SALeRA stops when a halved rate falls below this.
 RATE_FLOOR = 1e-15
 

@@ -39,7 +39,7 @@ import numpy as np
 
 from . import _validate as V
 from ._backend import array_namespace, is_array
-from .models import NO_LABELS, _softmax_xent, check_labels
+from .layers import NO_LABELS, _softmax_xent, check_labels
 
 __all__ = ["ConvNet", "cnn", "paper_cnn", "conv3x3_forward", "conv3x3_backward", "maxpool2_forward",
            "maxpool2_backward"]

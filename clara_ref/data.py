@@ -77,8 +77,8 @@ def load(name: str, seed: int = 0, standardize: bool = True, stratify: bool = Tr
             if V.flag(flag, value) is not True:
                 raise ValueError(f"{flag} must be True for {name}: the official split and the paper's scaling "
                                  "(x / 255 - 0.5) / 0.5 are fixed")
-        return images.load(name, data_dir, download_missing=V.flag("download", download),
-                           verify_files=V.flag("verify", verify))
+        return images.load(name, data_dir, download=V.flag("download", download),
+                           verify=V.flag("verify", verify))
     from sklearn import datasets
     from sklearn.model_selection import train_test_split
 

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import _validate as V
+from . import reference as R
 from ._backend import array_namespace
 
 __all__ = ["Direction", "SGDDirection", "AdamDirection", "SGDDirectionState", "AdamDirectionState",
@@ -94,14 +95,10 @@ class Direction:
 
     def null_mean(self, c: float, n: int | None, t: int | None) -> float:
         """E|p_t|^2 of the path of this direction's unit steps under g ~ N(0, I_n) (t None: stationary)."""
-        from . import reference as R
-
         return R.simulated_mean(self, c, n, t)
 
     def null_std(self, c: float, n: int | None) -> float:
         """Stationary standard deviation of |p|^2 under g ~ N(0, I_n) (n None: infinite dimension, 0)."""
-        from . import reference as R
-
         return R.simulated_std(self, c, n)
 
     def hyperparameters(self) -> dict:
@@ -117,17 +114,16 @@ class SGDDirection(Direction):
     weight_decay: float = 0.0
     name = "sgd"
 
+    def __post_init__(self):                     # the fields are checked here, so SGDDirection(...) is safe too
+        object.__setattr__(self, "weight_decay", V.nonnegative("weight_decay", self.weight_decay))
+
     def init(self, theta) -> SGDDirectionState:
         return SGDDirectionState(t=0)
 
     def null_mean(self, c, n, t):
-        from . import reference as R
-
         return R.random_walk_mean(c, t)                  # (R1): independent isotropic unit vectors, any n
 
     def null_std(self, c, n):
-        from . import reference as R
-
         return 0.0 if n is None else R.random_walk_std(c, n)   # (R2)
 
     def propose(self, theta, g, state: SGDDirectionState):
@@ -144,18 +140,21 @@ class AdamDirection(Direction):
     weight_decay: float = 0.0
     name = "adam"
 
+    def __post_init__(self):                     # the fields are checked here, so AdamDirection(...) is safe too
+        for beta in ("beta1", "beta2"):
+            object.__setattr__(self, beta, V.in_range(beta, getattr(self, beta), 0.0, 1.0, lo_open=False,
+                                                      hi_open=True))
+        object.__setattr__(self, "eps", V.nonnegative("eps", self.eps))
+        object.__setattr__(self, "weight_decay", V.nonnegative("weight_decay", self.weight_decay))
+
     def init(self, theta) -> AdamDirectionState:
         xp = array_namespace(theta)
         return AdamDirectionState(t=0, m=xp.zeros_like(theta), v=xp.zeros_like(theta))
 
     def null_mean(self, c, n, t):
-        from . import reference as R
-
         return R.adam_path_mean(self, c, n, t)           # (R3)/(R4); the cached transient for finite t
 
     def null_std(self, c, n):
-        from . import reference as R
-
         return R.adam_path_std(self, c, n)               # (R6), or a cached Monte Carlo below n = 32
 
     def propose(self, theta, g, state: AdamDirectionState):
@@ -184,7 +183,7 @@ def sgd_direction(weight_decay: float = 0.0) -> SGDDirection:
     >>> s.tolist(), st.t
     ([1.0, -2.0], 1)
     """
-    return SGDDirection(weight_decay=V.nonnegative("weight_decay", weight_decay))
+    return SGDDirection(weight_decay=weight_decay)
 
 
 def adam_direction(beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
@@ -207,7 +206,4 @@ def adam_direction(beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
     >>> np.round(s, 6).tolist(), st.t
     ([1.0, -1.0], 1)
     """
-    return AdamDirection(beta1=V.in_range("beta1", beta1, 0.0, 1.0, lo_open=False, hi_open=True),
-                         beta2=V.in_range("beta2", beta2, 0.0, 1.0, lo_open=False, hi_open=True),
-                         eps=V.nonnegative("eps", eps),
-                         weight_decay=V.nonnegative("weight_decay", weight_decay))
+    return AdamDirection(beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)

@@ -339,17 +339,20 @@ def _scale(pixels: np.ndarray) -> np.ndarray:
 _CACHE: dict = {}
 
 
-def load(name: str, data_dir=None, *, download_missing: bool = False, verify_files: bool = True):
+_this = sys.modules[__name__]
+
+
+def load(name: str, data_dir=None, *, download: bool = False, verify: bool = True):
     """``(X_train, y_train, X_test, y_test)`` of ``name`` from its official files (module docstring). The last
     dataset read is kept in memory, so the runs of a sweep in one worker read it once."""
     name = _name(name)
     folder = os.path.join(data_folder(data_dir), name)
-    if download_missing:
-        download(name, data_dir)                  # checks every file it keeps or fetches
+    if download:                                  # the arguments are named as data.load's: the functions by module
+        _this.download(name, data_dir)            # checks every file it keeps or fetches
     else:
         require(name, data_dir)
-        if verify_files:
-            verify(name, data_dir)
+        if verify:
+            _this.verify(name, data_dir)
     key = (name, os.path.abspath(folder), tuple(os.stat(os.path.join(folder, f)).st_mtime_ns for f in FILES[name]))
     if key in _CACHE:
         return _CACHE[key]
@@ -399,7 +402,7 @@ def write_sample_files(name: str, data_dir, n_train: int = 64, n_test: int = 32,
 
     >>> import tempfile
     >>> folder = write_sample_files("mnist", tempfile.mkdtemp(), n_train=10, n_test=5)
-    >>> X, y, Xt, yt = load("mnist", os.path.dirname(folder), verify_files=False)
+    >>> X, y, Xt, yt = load("mnist", os.path.dirname(folder), verify=False)
     >>> X.shape, X.dtype, float(X.min()) >= -1.0, Xt.shape, y.dtype
     ((10, 784), dtype('float32'), True, (5, 784), dtype('int64'))
     """

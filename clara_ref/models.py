@@ -3,10 +3,12 @@
 ::
 
     forward (layer l = 1..L):  z_l = a_{l-1} W_l + b_l,   a_l = relu(z_l) (l < L),   logits = z_L     (M1)
-    loss:                      J = -(1/B) sum_i log softmax(logits_i)[y_i]                             (M2)
-    backward:                  dz_L = (softmax(logits) - onehot(y)) / B                                (M3)
+    loss:                      J = -(1/B) sum_i log softmax(logits_i)[y_i]               (M2, clara_ref/layers.py)
+    backward:                  dz_L = (softmax(logits) - onehot(y)) / B                  (M3, clara_ref/layers.py)
                                dW_l = a_{l-1}^T dz_l,  db_l = sum_i dz_l,  da_{l-1} = dz_l W_l^T       (M4)
                                dz_{l-1} = da_{l-1} * [z_{l-1} > 0]                                     (M5)
+
+``cnn`` and ``paper_cnn`` are ``clara_ref.cnn``'s, named here too so that every model is built from this module.
 
 Parameters live in one flat vector, ordered W_1, b_1, W_2, b_2, ...; ``block_sizes`` has one entry per weight
 matrix and per bias vector, so per-tensor adaptation works as in the CLARA authors' experiments.
@@ -24,77 +26,10 @@ from functools import cached_property
 import numpy as np
 
 from . import _validate as V
-from ._backend import array_namespace, is_array
+from .cnn import cnn, paper_cnn
+from .layers import NO_LABELS, _softmax_xent, check_labels, softmax_cross_entropy
 
 __all__ = ["Model", "mlp", "softmax_regression", "softmax_cross_entropy", "cnn", "paper_cnn"]
-
-
-def softmax_cross_entropy(logits, y):
-    """Mean cross-entropy of integer labels ``y`` under softmax(logits), and its gradient wrt the logits (M2, M3).
-
-    Computed stably: log softmax = z - max(z) - log sum exp(z - max(z)). Written in the array namespace of
-    ``logits`` (the MLPs here and the CNN of ``clara_ref.cnn``, on NumPy, CuPy, ...).
-
-    ``logits`` must be a real floating (batch, classes) array and ``y`` integer labels in [0, classes) of shape
-    (batch,): a label of -1 used to pick the last class silently.
-
-    >>> loss, d = softmax_cross_entropy(np.array([[1000.0, 0.0]]), np.array([0]))
-    >>> round(loss, 12), d.round(12).tolist()
-    (0.0, [[0.0, 0.0]])
-    """
-    if not is_array(logits):
-        raise ValueError(f"logits must be a real floating (batch, classes) array, got {type(logits).__name__}")
-    xp = array_namespace(logits)
-    if len(logits.shape) != 2 or not xp.isdtype(logits.dtype, "real floating"):
-        raise ValueError(f"logits must be a real floating (batch, classes) array, got {logits.dtype} "
-                         f"{tuple(logits.shape)}")
-    check_labels(xp, y, logits.shape[0], logits.shape[1], "the rows and columns of logits")
-    return _softmax_xent(xp, logits, y)
-
-
-def check_labels(xp, y, batch: int, classes: int, source: str = "X and the model") -> None:
-    """``y`` must be integer class labels of shape (batch,) in [0, classes) (``source``: where batch and classes
-    come from, named in the message)."""
-    if not hasattr(y, "dtype") or tuple(y.shape) != (batch,) or not xp.isdtype(y.dtype, "integral"):
-        got = f"{y.dtype} {tuple(y.shape)}" if hasattr(y, "dtype") else type(y).__name__
-        raise ValueError(f"y must be integer labels of shape ({batch},), got {got} ({source} give {batch} rows)")
-    if batch and (int(xp.min(y)) < 0 or int(xp.max(y)) >= classes):
-        raise ValueError(f"y: labels must lie in [0, {classes - 1}] ({source} give {classes} classes), got range "
-                         f"[{int(xp.min(y))}, {int(xp.max(y))}]")
-
-
-def _softmax_xent(xp, logits, y):
-    """(M2, M3) on inputs already checked (the models check their data once per public call)."""
-    if xp is np:
-        return _softmax_cross_entropy_numpy(logits, y)
-    B, K = logits.shape
-    labels = xp.reshape(y, (B, 1))
-    shifted = logits - xp.max(logits, axis=1, keepdims=True)
-    e = xp.exp(shifted)
-    z = xp.sum(e, axis=1, keepdims=True)
-    # -mean_i log softmax(logits_i)[y_i] = mean_i (log z_i - shifted_{i, y_i})                       (M2)
-    loss = float(xp.sum(xp.log(z)) - xp.sum(xp.take_along_axis(shifted, labels, axis=1))) / B
-    onehot = xp.astype(labels == xp.reshape(xp.arange(K), (1, K)), logits.dtype)
-    return loss, (e / z - onehot) * (1.0 / B)                                  # (M3) (softmax - onehot(y)) / B
-
-
-def _softmax_cross_entropy_numpy(logits, y):
-    """The same lines for NumPy arrays, with array methods and fancy indexing instead of the namespace's functions:
-    the same operations in the same order, so the same bits (tests/test_models.py), at half the cost per call on
-    a minibatch (the namespace's wrappers cost more than the arithmetic on 32 x 10 logits)."""
-    B, K = logits.shape
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    z = e.sum(axis=1, keepdims=True)
-    loss = float(np.log(z).sum() - shifted[np.arange(B), y].sum()) / B          # (M2)
-    grad = e / z
-    grad -= (y[:, None] == np.arange(K)).astype(logits.dtype)                   # (M3) softmax - onehot(y)
-    grad *= 1.0 / B
-    return loss, grad
-
-
-#: what a model's data check is given for "no labels" (forward passes), so that y=None is refused like any bad y
-NO_LABELS = object()
 
 
 @dataclass(frozen=True)
@@ -242,17 +177,3 @@ def softmax_regression(n_in: int, n_out: int) -> Model:
     n_in = V.integer("n_in", n_in, lo=1)
     n_out = V.integer("n_out", n_out, lo=2)
     return Model(_sizes((n_in, n_out)), "linear")
-
-
-def cnn(*args, **kwargs):
-    """A convolutional network with hand-written backward passes (``clara_ref.cnn.cnn``)."""
-    from .cnn import cnn as build
-
-    return build(*args, **kwargs)
-
-
-def paper_cnn():
-    """The CLARA paper's CIFAR-10 CNN, 2,193,226 parameters (``clara_ref.cnn.paper_cnn``)."""
-    from .cnn import paper_cnn as build
-
-    return build()

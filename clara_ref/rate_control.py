@@ -108,8 +108,10 @@ class PathRateControl:
                  path_of="step", transient=False, rates="global", adapt="after_move", score="ratio",
                  small_gradient="floor", sigma="exact", eta_min=None, eta_max=None):
         if not all(hasattr(direction, a) for a in ("init", "propose", "gradient", "hyperparameters")):
+            hint = (" (an optimizer such as cr.adam(...) is not a direction: pass cr.adam_direction() or "
+                    "cr.sgd_direction(), and the rate as eta0)") if hasattr(direction, "update") else ""
             raise ValueError(f"direction must be a direction (init, propose, gradient, hyperparameters), "
-                             f"got {direction!r}")
+                             f"got {direction!r}{hint}")
         self.direction = direction
         self.eta0 = V.positive("eta0", eta0)
         self.c = V.path_constant(c)

@@ -46,6 +46,7 @@ clara_ref itself.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from functools import lru_cache
 from typing import NamedTuple
@@ -54,7 +55,6 @@ import numpy as np
 from scipy import special
 
 from . import _validate as V
-from .directions import AdamDirection
 from .errors import ReferenceValueError
 from . import path as _path
 from .path import CLAMP_FLOOR
@@ -259,11 +259,17 @@ def monte_carlo(direction, n: int, c: float = 0.2, steps: int = 1000, trials: in
                             trials=int(trials), steps=int(steps), meansq_t=sums_sq / trials)
 
 
+def _null_adam(direction):
+    """The direction as the null simulation runs it: weight decay off (theta stays 0 under pure noise anyway),
+    so that directions differing only there share one cached simulation. A frozen dataclass: hashable by value.
+    This module never imports ``directions`` (which imports it): it takes the direction it is given."""
+    return dataclasses.replace(direction, weight_decay=0.0)
+
+
 @lru_cache(maxsize=64)
-def _adam_transient_table(c, beta1, beta2, eps, n_eff) -> np.ndarray:
+def _adam_transient_table(c, direction, n_eff) -> np.ndarray:
     trials = max(200, _MC_ELEMENTS // n_eff)
-    return monte_carlo(AdamDirection(beta1, beta2, eps), n_eff, c=c, steps=ADAM_TRANSIENT_STEPS,
-                       trials=trials, seed=20250805).mean_t
+    return monte_carlo(direction, n_eff, c=c, steps=ADAM_TRANSIENT_STEPS, trials=trials, seed=20250805).mean_t
 
 
 def _spread_steps(beta1: float) -> int:
@@ -273,9 +279,8 @@ def _spread_steps(beta1: float) -> int:
 
 
 @lru_cache(maxsize=64)
-def _adam_small_n_std(c, beta1, beta2, eps, n) -> float:
-    return monte_carlo(AdamDirection(beta1, beta2, eps), n, c=c, steps=_spread_steps(beta1), trials=2000,
-                       seed=20250806).std
+def _adam_small_n_std(c, direction, n) -> float:
+    return monte_carlo(direction, n, c=c, steps=_spread_steps(direction.beta1), trials=2000, seed=20250806).std
 
 
 def _check_direction(direction):
@@ -291,7 +296,7 @@ def adam_path_mean(direction, c: float, n: int | None, t: int | None) -> float:
         return 0.0
     if t is not None and t <= ADAM_TRANSIENT_STEPS:
         n_eff = _MC_DIM_CAP if n is None else min(n, _MC_DIM_CAP)
-        return float(_adam_transient_table(c, direction.beta1, direction.beta2, direction.eps, n_eff)[t - 1])
+        return float(_adam_transient_table(c, _null_adam(direction), n_eff)[t - 1])
     return _adam_stationary_mean(c, direction.beta1, n)
 
 
@@ -300,7 +305,7 @@ def adam_path_std(direction, c: float, n: int | None) -> float:
     if n is None:
         return 0.0
     if n < _SPREAD_MC_BELOW:
-        return _adam_small_n_std(c, direction.beta1, direction.beta2, direction.eps, n)
+        return _adam_small_n_std(c, _null_adam(direction), n)
     return _adam_delta_std(c, direction.beta1, n)
 
 

@@ -46,18 +46,6 @@ def quad_loss(theta):
     return float(0.5 * np.sum(h * (theta - 1.0) ** 2)) + 1.0
 
 
-def run(opt, theta0, steps, grad=quadratic_grads):
-    """Run ``opt`` for ``steps`` updates on the noisy quadratic; returns the iterates and states."""
-    theta, state = theta0, opt.init(theta0)
-    thetas, states = [], []
-    for k in range(steps):
-        g = grad(theta, k)
-        theta, state = opt.update(theta, g, state, loss=quad_loss(theta))
-        thetas.append(theta)
-        states.append(state)
-    return thetas, states
-
-
 @pytest.fixture(params=OPTIMIZERS, ids=OPT_IDS)
 def optimizer_factory(request):
     return request.param[1]

@@ -110,3 +110,32 @@ def test_rate_never_silently_leaves_the_floats():
     for k in range(100):
         theta, state = bounded.update(theta, np.full(4, (-1.0) ** k), state)
     assert state.eta == 1e-310
+
+
+def test_the_direction_dataclasses_check_their_own_fields():
+    """The factories used to be the only check: AdamDirection(beta1=5.0, beta2=-1) was accepted."""
+    from clara_ref.directions import AdamDirection, SGDDirection
+
+    with pytest.raises(ValueError, match=r"beta1 must be in \[0.0, 1.0\), got 5.0"):
+        AdamDirection(beta1=5.0, beta2=-1)
+    with pytest.raises(ValueError, match=r"beta2 must be in \[0.0, 1.0\), got -1"):
+        AdamDirection(beta2=-1)
+    with pytest.raises(ValueError, match="eps"):
+        AdamDirection(eps=-1e-8)
+    with pytest.raises(ValueError, match="weight_decay"):
+        SGDDirection(weight_decay=float("nan"))
+    assert AdamDirection(0.9, 0.999, 1e-8) == cr.adam_direction()
+
+
+def test_an_optimizer_passed_as_a_direction_is_told_which_to_pass():
+    with pytest.raises(ValueError, match=r"pass cr.adam_direction\(\) or cr.sgd_direction\(\)"):
+        cr.clara(cr.adam(1e-3), 1e-3)
+    with pytest.raises(ValueError, match="must be a direction") as info:
+        cr.clara("adam", 1e-3)
+    assert "adam_direction" not in str(info.value)          # the hint only where an optimizer was passed
+
+
+def test_state_messages_use_the_right_article():
+    opt, sgd_state = cr.clara(cr.adam_direction(), 1e-3), cr.clara(cr.sgd_direction(), 1e-3).init(np.ones(2))
+    with pytest.raises(ValueError, match="is an SGDDirectionState, but .* keeps an AdamDirectionState"):
+        opt.update(np.ones(2), np.ones(2), sgd_state)

@@ -48,7 +48,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-import clara_ref as cr
+from .. import authors, data, models, reference
+from ..alera import C_for_damping, alera
+from ..clara import clara
+from ..constant import adam, sgd
+from ..dadapt import dadapt_adam
+from ..directions import adam_direction, sgd_direction
+from ..prodigy import prodigy
 from clara_ref import _validate as V
 
 __all__ = ["Task", "TASKS", "OPTIMIZERS", "RATES", "PROTOCOLS", "PRESETS", "Preset", "RunSpec", "build_optimizer",
@@ -112,7 +118,7 @@ class Task:
     @property
     def steps_per_epoch(self) -> int:
         """Minibatches per epoch (the last one may be smaller); 1 for stepwise tasks, whose unit is the step."""
-        return 1 if self.stepwise else math.ceil(cr.data.n_train(self.dataset) / self.batch_size)
+        return 1 if self.stepwise else math.ceil(data.n_train(self.dataset) / self.batch_size)
 
     @property
     def steps_total(self) -> int:
@@ -133,15 +139,15 @@ class Task:
 
     def model(self):
         if self.arch == "cnn":
-            return cr.models.paper_cnn()
+            return models.paper_cnn()
         if len(self.sizes) > 2:
-            return cr.models.mlp(self.sizes, init=self.init)
-        return cr.models.softmax_regression(*self.sizes)
+            return models.mlp(self.sizes, init=self.init)
+        return models.softmax_regression(*self.sizes)
 
     @property
     def official_images(self) -> bool:
         """A task on one of the paper's image datasets (their files, not bundled)."""
-        return self.dataset in cr.data.IMAGES
+        return self.dataset in data.IMAGES
 
     def tensor_blocks(self):
         """One block per weight and per bias (the CLARA authors' per-tensor normalisation), or None."""
@@ -281,8 +287,8 @@ def _adam_clara(spec: RunSpec, task: Task, d, blocks, c):
     reference = "direction"
     if spec.protocol == "authors" and task.kind == "classification":
         # K mu(N) from the authors' table (N = total parameters; nearest entry in log N when theirs lacks N)
-        reference = cr.authors.adam_reference(task.n_params(), len(blocks), nearest=True)
-    return cr.clara(cr.adam_direction(), spec.eta0, c=c, d=d, blocks=blocks, reference=reference)
+        reference = authors.adam_reference(task.n_params(), len(blocks), nearest=True)
+    return clara(adam_direction(), spec.eta0, c=c, d=d, blocks=blocks, reference=reference)
 
 
 def speed_matched_damping(clara_opt, sizes, c: float = PATH_CONSTANT) -> float:
@@ -290,7 +296,7 @@ def speed_matched_damping(clara_opt, sizes, c: float = PATH_CONSTANT) -> float:
     d_clara (K/ref_clara - 1) / (K/ref_rw - 1), the two largest exponents per step made equal."""
     K = len(sizes)
     ref = clara_opt.reference_at(None, sizes)
-    ref_rw = K * cr.reference.random_walk_mean(c)
+    ref_rw = K * reference.random_walk_mean(c)
     return clara_opt.damping(sizes) * (K / ref - 1.0) / (K / ref_rw - 1.0)
 
 
@@ -305,26 +311,26 @@ def build_optimizer(spec: RunSpec):
     blocks = task.tensor_blocks()
     sizes = blocks or (task.n,)
     if name == "sgd":
-        return cr.sgd(eta0), None, None
+        return sgd(eta0), None, None
     if name == "adam":
-        return cr.adam(eta0), None, None
+        return adam(eta0), None, None
     if name in ("sgd-clara", "sgd-clara-us", "adam-clara", "adam-clara-us"):
         if name.startswith("adam"):
             opt = _adam_clara(spec, task, d, blocks, c)
         else:
-            opt = cr.clara(cr.sgd_direction(), eta0, c=c, d=d, blocks=blocks)
+            opt = clara(sgd_direction(), eta0, c=c, d=d, blocks=blocks)
         if name.endswith("-us"):
             opt = replace(opt, move="unit")
         return opt, d, opt.damping(sizes)
     if name == "adam-clara-mismatched":
-        opt = cr.clara(cr.adam_direction(), eta0, c=c, d=d, blocks=blocks, reference="random_walk")
+        opt = clara(adam_direction(), eta0, c=c, d=d, blocks=blocks, reference="random_walk")
         return opt, d, opt.damping(sizes)
     if name in ("adam-clara-uncorrected", "adam-clara-uncorrected-matched"):
         corrected = _adam_clara(spec, task, d, blocks, c)
         d_num = corrected.damping(sizes)           # adam-clara's d on this task ("auto" resolved for Adam's steps)
         if name.endswith("-matched"):
             d_num = speed_matched_damping(corrected, sizes, c)
-        opt = cr.clara(cr.adam_direction(), eta0, c=c, d=d_num, blocks=blocks, path_of="gradient",
+        opt = clara(adam_direction(), eta0, c=c, d=d_num, blocks=blocks, path_of="gradient",
                        reference="random_walk")
         return opt, d, d_num
     if name == "adam-alera":
@@ -333,14 +339,14 @@ def build_optimizer(spec: RunSpec):
         layer_blocks = task.layer_blocks()
         n = max(layer_blocks) if layer_blocks else task.n_params()
         if d == "auto":
-            d_num = cr.clara(cr.adam_direction(), eta0, d="auto", blocks=blocks).damping(blocks or (task.n,))
+            d_num = clara(adam_direction(), eta0, d="auto", blocks=blocks).damping(blocks or (task.n,))
         else:
             d_num = float(d)
-        return cr.alera(cr.adam_direction(), eta0, C=cr.C_for_damping(d_num, n), blocks=layer_blocks), d, d_num
+        return alera(adam_direction(), eta0, C=C_for_damping(d_num, n), blocks=layer_blocks), d, d_num
     if name == "dadapt-adam":
-        return cr.dadapt_adam(d0=eta0), None, None
+        return dadapt_adam(d0=eta0), None, None
     if name == "prodigy":
-        return cr.prodigy(d0=eta0), None, None
+        return prodigy(d0=eta0), None, None
     raise ValueError(f"unknown optimizer {name!r}")
 
 
@@ -350,9 +356,9 @@ def load_data(spec: RunSpec, data_dir=None):
     their files once before the sweep, so a run reads them unverified."""
     task = TASKS[spec.task]
     if task.official_images:
-        return cr.data.load(task.dataset, data_dir=data_dir, verify=False)
-    authors = spec.protocol == "authors"
-    return cr.data.load(task.dataset, seed=spec.seed, standardize=not authors, stratify=not authors)
+        return data.load(task.dataset, data_dir=data_dir, verify=False)
+    as_authors = spec.protocol == "authors"
+    return data.load(task.dataset, seed=spec.seed, standardize=not as_authors, stratify=not as_authors)
 
 
 @dataclass(frozen=True)

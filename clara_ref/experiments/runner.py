@@ -12,7 +12,9 @@ import time
 
 import numpy as np
 
-import clara_ref as cr
+from .. import objectives
+from .._version import __version__ as clara_ref_version
+from ..training import optimize, train
 from clara_ref._io import atomic_write, remove_stale_temporaries
 from clara_ref.errors import ClaraRefError, ClusterError
 
@@ -33,7 +35,7 @@ def _versions() -> tuple:
     import scipy
     import sklearn
 
-    return (("clara_ref", cr.__version__), ("numpy", np.__version__), ("scipy", scipy.__version__),
+    return (("clara_ref", clara_ref_version), ("numpy", np.__version__), ("scipy", scipy.__version__),
             ("scikit-learn", sklearn.__version__), ("python", platform.python_version()))
 
 
@@ -66,8 +68,8 @@ def run_one(spec: RunSpec, data_dir=None, data_verified=None) -> dict:
         record["config"] = {"method": opt.name, **{k: (list(v) if isinstance(v, tuple) else v)
                                                    for k, v in opt.hyperparameters().items()}}
         if task.stepwise:
-            objective = cr.objectives.get(task.objective, n=task.n, noise=task.noise)
-            r = cr.optimize(objective, opt, steps=task.steps, seed=spec.seed)
+            objective = objectives.get(task.objective, n=task.n, noise=task.noise)
+            r = optimize(objective, opt, steps=task.steps, seed=spec.seed)
             metric = r.distance if task.kind == "synthetic" else _log_rate_change(r.eta)
             record.update(unit="step", steps=task.steps, loss=_finite_or_none(r.value),
                           metric=_finite_or_none(metric), eta=_finite_or_none(r.eta))
@@ -75,7 +77,7 @@ def run_one(spec: RunSpec, data_dir=None, data_verified=None) -> dict:
             data = load_data(spec, data_dir)
             # the steps this run makes on the data it read (the official counts unless the files are others)
             record["steps_total"] = task.epochs * math.ceil(len(data[1]) / task.batch_size)
-            r = cr.train(task.model(), opt, data, epochs=task.epochs, batch_size=task.batch_size,
+            r = train(task.model(), opt, data, epochs=task.epochs, batch_size=task.batch_size,
                          seed=spec.seed, dtype=np.dtype(task.dtype))
             record.update(unit="epoch", epochs=task.epochs, batch_size=task.batch_size,
                           loss=_finite_or_none(r.train_loss), metric=_finite_or_none(r.test_accuracy),
@@ -279,7 +281,7 @@ def _compute(order, take, done, executor, jobs, scheduler, data_dir, data_verifi
             if take(spec):
                 counted(spec, _one_thread(lambda: run_one(spec, data_dir, data_verified)))
     else:
-        pool = WorkerPool(min(jobs, len(order)), data_dir, data_verified)
+        pool = WorkerPool(min(jobs, len(order)), run_one, error_record, data_dir, data_verified)
         try:
             pool.run(order, counted, take=take)
         except BaseException:

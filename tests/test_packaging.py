@@ -1,0 +1,33 @@
+"""What a user of the installed package relies on: one version, type information, a documented public face."""
+
+import importlib.metadata
+import pathlib
+import re
+
+import clara_ref as cr
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_the_version_has_one_source():
+    """__version__ is read from the installed metadata, which pyproject.toml writes (it used to be typed twice)."""
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    declared = re.search(r'^version = "([^"]+)"', pyproject, re.M).group(1)
+    assert cr.__version__ == importlib.metadata.version("clara_ref") == declared
+    assert f"\"{declared}\"" not in (ROOT / "clara_ref" / "__init__.py").read_text()     # not typed twice
+
+
+def test_the_package_declares_its_types_and_its_classifiers():
+    assert (ROOT / "clara_ref" / "py.typed").exists()
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"py.typed"' in pyproject and "Typing :: Typed" in pyproject
+    meta = importlib.metadata.metadata("clara_ref")
+    assert any(c.startswith("Programming Language :: Python :: 3") for c in meta.get_all("Classifier") or [])
+    assert any("2508.05408" in u for u in meta.get_all("Project-URL") or [])
+
+
+def test_every_public_name_exists_and_the_readme_names_it():
+    readme = (ROOT / "README.md").read_text()
+    for name in cr.__all__:
+        assert hasattr(cr, name), name
+        assert name == "__version__" or name in readme, f"{name} is exported but the README never names it"
