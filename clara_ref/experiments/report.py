@@ -625,7 +625,7 @@ def write_report(records, out_dir, preset, command, elapsed_s, figures, resumed:
               "still not robust at the end is *undecided*. Every claim counts only cells where the rule under test "
               f"can move its rate at least {_reach_text()} within the step budget (the table below). How each verdict "
               "is computed, with every "
-              "threshold named and justified: `clara_ref/experiments/claims.py`; every number is in "
+              "threshold named and justified: `clara_ref/experiments/claims/`; every number is in "
               "`claims.json`.", ""]
     left = _not_evaluable_lines(claims)
     if left:

@@ -1,0 +1,266 @@
+"""Cells: the records grouped by (task, optimizer, initial rate) with each cell's seeds and its reach (how far its
+rule can move the rate in its budget); the helpers every claim uses; the check that no two tasks repeat each
+other (``identical_tasks``)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+
+from .rules import (BENCHMARK_ROLES, DEFAULT, EXCLUDED_TASKS, NOT_AT_BUDGET, NOT_IN_PRESET, TEXTS, ClaimResult,
+                    Thresholds)
+
+
+# ---------------------------------------------------------------------------------------------- cells
+class Cells:
+    """Final metrics grouped by (task, label, initial rate), one row per cell and one column per seed (NaN-padded),
+    with what the claims need to know of each task and of each (task, label)."""
+
+    def __init__(self, keys, values, tasks, labels, final_etas=None):
+        self.keys = list(keys)
+        self.index = {k: i for i, k in enumerate(self.keys)}
+        self.values = values
+        self.tasks = tasks            # task -> dict(role, lower_is_better, chance, initial, steps_total)
+        self.labels = labels          # (task, label) -> dict(optimizer, damping, damping_setting, c, reference, ...)
+        self.final_etas = final_etas or {}   # (task, label, rate) -> [final eta of each seed]
+        self.counts = np.sum(~np.isnan(values), axis=1)
+        with np.errstate(invalid="ignore"):
+            self.med = np.nanmedian(values, axis=1) if len(keys) else np.zeros(0)
+            self.lo = np.nanmin(values, axis=1) if len(keys) else np.zeros(0)
+        self.rates_of = defaultdict(list)
+        for t, lab, e in self.keys:
+            self.rates_of[(t, lab)].append(e)
+        for k in self.rates_of:
+            self.rates_of[k].sort()
+
+    @classmethod
+    def from_records(cls, records) -> "Cells":
+        groups = defaultdict(list)
+        tasks, labels, initial, etas = {}, {}, defaultdict(list), defaultdict(list)
+        for r in records:
+            if r.get("error"):
+                continue              # a run that raised is no evidence either way (the report lists it)
+            key = (r["task"], r["label"], float(r["eta0"]))
+            groups[key].append((r["seed"], float(r["final_metric"])))
+            tasks.setdefault(r["task"], dict(role=r["role"], lower_is_better=bool(r["lower_is_better"]),
+                                             chance=r.get("chance"), steps_total=int(r["steps_total"]),
+                                             n_params=r.get("n_params")))
+            if r.get("metric") and r["metric"][0] is not None:
+                initial[r["task"]].append(float(r["metric"][0]))
+            seen = [e for e in r.get("eta") or [] if e is not None]
+            if seen and not r.get("diverged"):
+                etas[key].append((r["seed"], float(seen[-1])))
+            labels.setdefault((r["task"], r["label"]), dict(
+                optimizer=r.get("optimizer", r["label"]), damping=r.get("damping"),
+                damping_setting=r.get("damping_setting"), c=r.get("c"), reference=r.get("reference"),
+                n_blocks=r.get("n_blocks")))
+        for t in tasks:
+            tasks[t]["initial"] = float(np.median(initial[t])) if initial[t] else math.nan
+        keys = sorted(groups, key=lambda k: (k[0], k[1], k[2]))
+        width = max((len(v) for v in groups.values()), default=0)
+        values = np.full((len(keys), width), np.nan)
+        for i, k in enumerate(keys):
+            vals = [v for _, v in sorted(groups[k])]
+            values[i, :len(vals)] = vals
+        final_etas = {k: [e for _, e in sorted(v)] for k, v in etas.items()}
+        return cls(keys, values, tasks, labels, final_etas)
+
+    def resample(self, rng: np.random.Generator) -> "Cells":
+        """A seed-bootstrap copy: every cell redraws its own seeds with replacement."""
+        n, width = self.values.shape
+        draw = np.floor(rng.random((n, width)) * self.counts[:, None]).astype(int)
+        new = np.take_along_axis(self.values, draw, axis=1)
+        new[np.arange(width)[None, :] >= self.counts[:, None]] = np.nan
+        return Cells(self.keys, new, self.tasks, self.labels, self.final_etas)
+
+    # -- look-ups
+    def has(self, task, label) -> bool:
+        return (task, label) in self.rates_of
+
+    def median(self, task, label, rate) -> float:
+        return float(self.med[self.index[(task, label, rate)]])
+
+    def worst(self, task, label, rate) -> float:
+        """The worst seed (lowest accuracy; classification tasks only)."""
+        return float(self.lo[self.index[(task, label, rate)]])
+
+    def row(self, task, label, rate) -> np.ndarray:
+        """The final metric of every seed of a cell."""
+        row = self.values[self.index[(task, label, rate)]]
+        return row[~np.isnan(row)]
+
+    def spread(self, task, label, rate) -> float:
+        row = self.row(task, label, rate)
+        return float(row.max() - row.min())
+
+    def claim_tasks(self, kinds=BENCHMARK_ROLES) -> list:
+        """Tasks a claim counts, in a stable order: ``kinds`` filters by role ("synthetic", "tabular", "image",
+        "null"; the pure-noise tasks count for C0 only)."""
+        return [t for t in sorted(self.tasks) if t not in EXCLUDED_TASKS and self.tasks[t]["role"] in kinds]
+
+    def common_rates(self, task, a, b) -> list:
+        return sorted(set(self.rates_of[(task, a)]) & set(self.rates_of[(task, b)]))
+
+    def better(self, task, a: float, b: float, th: "Thresholds" = DEFAULT) -> bool:
+        """Is the median ``a`` better than ``b`` by more than the noise margin of the task's metric?"""
+        if self.tasks[task]["lower_is_better"]:
+            if math.isinf(a):
+                return False
+            return math.isinf(b) or a < b * (1.0 - th.rel_margin)
+        return a > b + th.acc_margin
+
+    def success(self, task, label, rate, th: "Thresholds" = DEFAULT) -> bool:
+        """Did this cell succeed? Synthetic: median distance <= 1% of the start; else >= 90% of the task's best."""
+        m = self.median(task, label, rate)
+        info = self.tasks[task]
+        if info["lower_is_better"]:
+            return m <= th.success_distance * info["initial"]
+        return m >= th.success_accuracy * self.best(task)
+
+    def best(self, task) -> float:
+        rows = [i for i, k in enumerate(self.keys) if k[0] == task]
+        return float(np.max(self.med[rows]))
+
+    def log_up(self, task, label) -> float | None:
+        """log of the largest factor by which this label's rate can rise over the task's budget (None: no rule)."""
+        info = self.labels.get((task, label), {})
+        return log_rate_range(info.get("damping"), info.get("reference"), info.get("n_blocks"),
+                              self.tasks[task]["steps_total"])
+
+    def reach(self, task, label) -> float | None:
+        """log of the largest factor by which this label's rule can move its rate, up or down, over the task's
+        budget: max(d (K/ref - 1), d) T (None: no path rule, so the rate cannot move at all)."""
+        up = self.log_up(task, label)
+        if up is None:
+            return None
+        down = float(self.labels[(task, label)]["damping"]) * self.tasks[task]["steps_total"]
+        return max(up, down)
+
+    def can_act(self, task, label, factor: float) -> bool:
+        """Can this label's rule move its rate by at least ``factor`` in the budget?"""
+        r = self.reach(task, label)
+        return r is not None and r >= math.log(factor)
+
+    def variant(self, task, label) -> str:
+        """The optimizer of a label (a sweep's label adds its d and c, which the records carry as fields)."""
+        return self.labels.get((task, label), {}).get("optimizer", label)
+
+
+def log_rate_range(damping, reference, n_blocks, steps) -> float | None:
+    """log of the largest factor a path rule can raise eta by in ``steps`` steps: d (K/ref - 1) T.
+
+    P = sum_b |p_b|^2 is at most K (every block's path a unit vector), so each step multiplies eta by at most
+    exp(d (K/ref - 1)). For SGD-CLARA with one block (ref = c/(2-c) = 1/9): 8 d per step. For the 2017 rule the
+    records carry the effective damping of its largest block and ref = K mu, which gives the same bound for that
+    block.
+
+    >>> round(log_rate_range(1e-3, 1 / 9, 1, 1000), 6)
+    8.0
+    """
+    if damping is None or reference is None or n_blocks is None or not reference > 0:
+        return None
+    return float(damping) * (n_blocks / float(reference) - 1.0) * steps
+
+
+class _Reach:
+    """The cells a claim leaves out because the rule under test cannot move its rate by the claim's factor."""
+
+    def __init__(self, cells: Cells, claim: str, th: Thresholds):
+        self.cells, self.factor, self.left_out = cells, th.min_reach(claim), {}
+
+    def ok(self, task, label) -> bool:
+        if self.cells.can_act(task, label, self.factor):
+            return True
+        r = self.cells.reach(task, label)
+        self.left_out[(task, label)] = dict(
+            task=task, label=label, reach=None if r is None else math.exp(min(r, 700.0)), needed=self.factor,
+            steps=self.cells.tasks[task]["steps_total"],
+            why="no path rule" if r is None else f"the rate can move at most {math.exp(min(r, 700.0)):.3g}x in "
+            f"{self.cells.tasks[task]['steps_total']:,} steps, less than the {self.factor:g}x this claim needs")
+        return False
+
+    def listing(self) -> list:
+        return [self.left_out[k] for k in sorted(self.left_out)]
+
+    def text(self) -> str:
+        if not self.left_out:
+            return ""
+        return ("; left out as not evaluable at this step budget (the rate cannot move " +
+                f"{self.factor:g}x): " + ", ".join(f"{v['task']}/{v['label']} ({v['reach']:.3g}x)"
+                                                   if v["reach"] is not None else f"{v['task']}/{v['label']}"
+                                                   for v in self.listing()))
+
+
+def _share(wins, losses, empty=math.nan) -> float:
+    return wins / (wins + losses) if wins + losses else empty
+
+
+def _by_share(share, th: Thresholds) -> str:
+    return "supported" if share >= th.support_share else "not supported" if share <= th.reject_share else "mixed"
+
+
+def _result(cid, verdict, numbers, margin, summary, outcomes=None) -> ClaimResult:
+    return ClaimResult(cid, TEXTS[cid], verdict, numbers, None if margin is None else float(margin), None, summary,
+                       outcomes or {})
+
+
+def _absent(cid, why, numbers=None) -> ClaimResult:
+    return _result(cid, NOT_IN_PRESET, numbers or {}, None, why)
+
+
+def _unreachable(cid, reach: _Reach, what: str, numbers=None) -> ClaimResult:
+    numbers = dict(numbers or {}, not_evaluable=reach.listing())
+    return _result(cid, NOT_AT_BUDGET, numbers, None, f"no {what} where the rule can move the rate "
+                   f"{reach.factor:g}x within its step budget{reach.text()}")
+
+
+def _rate(e) -> str:
+    return f"{e:g}"
+
+
+def _fmt(x) -> str:
+    return "diverged" if isinstance(x, float) and math.isinf(x) else f"{x:.4g}"
+
+
+def _cell(task, label, rate) -> tuple:
+    return (task, label, float(rate))
+
+
+def identical_tasks(records, rtol: float = 1e-6) -> list[tuple]:
+    """Pairs of tasks on which an optimizer gave the same metric curves (to relative ``rtol``) in every common
+    (label, rate, seed): duplicated evidence that a claim would count twice. Returns (task_a, task_b, label).
+
+    Whole curves are compared, not final values, so two runs that merely both diverged do not match. The default
+    tolerance separates real duplicates (Adam on the sphere and the axis-aligned ellipsoid differ only through
+    eps = 1e-8 against sqrt(v_hat), relative 1e-8 or less) from different tasks (different from the first step).
+    Pure-noise tasks are left out: their gradients ignore theta, so their curves say nothing about a task.
+    """
+    by = defaultdict(dict)
+    for r in records:
+        if r.get("role") == "null":
+            continue
+        by[(r["task"], r["label"])][(float(r["eta0"]), r["seed"])] = r.get("metric") or []
+    out = []
+    tasks = sorted({t for t, _ in by})
+    for i, a in enumerate(tasks):
+        for b in tasks[i + 1:]:
+            for lab in sorted({lab for t, lab in by if t == a} & {lab for t, lab in by if t == b}):
+                ra, rb = by[(a, lab)], by[(b, lab)]
+                common = set(ra) & set(rb)
+                if common and all(_same_curve(ra[k], rb[k], rtol) for k in common):
+                    out.append((a, b, lab))
+    return out
+
+
+def _same_curve(x, y, rtol) -> bool:
+    if len(x) != len(y) or not x:
+        return False
+    for u, v in zip(x, y):
+        if u is None or v is None:
+            if u is not v:
+                return False
+        elif abs(u - v) > rtol * max(abs(u), abs(v)):
+            return False
+    return True
