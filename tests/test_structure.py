@@ -104,3 +104,18 @@ def test_experiments_import_the_modules_they_use_not_the_package_face():
                 face = (node.level == 0 and node.module == "clara_ref") or (node.level == 2 and node.module is None)
                 if face:            # `from .. import x` is fine only when x is a module, not a name of the face
                     assert all(_exists(f"clara_ref.{n}") for n in names), (path.name, names)
+
+
+def test_nothing_in_experiments_parses_a_name_or_a_message():
+    """Optimizer names, labels and error messages used to be parsed back (``name.startswith("adam")``,
+    ``endswith("-us")``, ``label.split("[")``, an error's prefix): the optimizer table and the records' fields say
+    what they mean, so no startswith, endswith or split("[") is left in experiments/."""
+    found = []
+    for path in (PACKAGE / "experiments").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                name = node.func.attr
+                bracket = name == "split" and any(isinstance(a, ast.Constant) and a.value == "[" for a in node.args)
+                if name in ("startswith", "endswith") or bracket:
+                    found.append(f"{path.name}:{node.lineno} {name}")
+    assert not found, found

@@ -12,8 +12,9 @@ from collections import defaultdict
 import numpy as np
 
 from . import claims as claims_mod
-from .grid import NULL_BURN_IN, OPTIMIZERS, TASKS
-from .tables import CLARA_NAMES, PATH_RULES, _base, _kept, _label_order, _tasks, outcomes
+from .grid import NULL_BURN_IN, TASKS
+from .optimizers import CLARA_NAMES, OPTIMIZERS, PATH_RULES
+from .tables import _kept, _label_order, _tasks, outcomes
 
 
 # ------------------------------------------------------------------------------------------------ figures
@@ -76,7 +77,8 @@ def _sensitivity_figure(plt, task_name, recs, labels, cells, out_dir):
         lo = np.array([np.percentile(v, 25) if len(v) else np.nan for v in kept])
         hi = np.array([np.percentile(v, 75) if len(v) else np.nan for v in kept])
         kept_all += [x for v in kept for x in v]
-        name = label + (" (x = d0)" if OPTIMIZERS[_base(label)][0] == "baseline" else "")
+        optimizer = next(r["optimizer"] for r in recs if r["label"] == label)        # a field, not parsed
+        name = label + (" (x = d0)" if OPTIMIZERS[optimizer].family == "baseline" else "")
         ok = np.isfinite(med)
         line, = ax.plot(np.array(rates)[ok], med[ok], marker="o", label=name)
         ax.fill_between(np.array(rates)[ok], lo[ok], hi[ok], alpha=0.15, color=line.get_color())
@@ -113,7 +115,8 @@ def _curves(runs, key):
 
 def _eta_figure(plt, task_name, recs, labels, out_dir):
     """eta_<task>.png: one panel per path rule, one curve per initial rate: median and IQR of eta over seeds."""
-    rules = [lab for lab in labels if _base(lab) in PATH_RULES]
+    moves = {r["label"] for r in recs if r["optimizer"] in PATH_RULES}
+    rules = [lab for lab in labels if lab in moves]
     if not rules:
         return None
     cols = min(4, len(rules))
@@ -192,7 +195,7 @@ def _sweep_figure(plt, task_name, recs, cells, out_dir, axis):
     other = "c" if axis == "d" else "d"
     by = defaultdict(lambda: defaultdict(set))      # variant -> other value -> {values on the axis}
     for r in recs:
-        if _base(r["label"]) in CLARA_NAMES and _sweep_axis(r, axis) is not None:
+        if r["optimizer"] in CLARA_NAMES and _sweep_axis(r, axis) is not None:
             by[r["optimizer"]][str(_sweep_axis(r, other))].add(_sweep_axis(r, axis))
     panels = [(v, o, sorted(vals, key=_axis_key)) for v, groups in by.items() for o, vals in groups.items()
               if len(vals) >= 2]

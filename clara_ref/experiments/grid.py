@@ -48,13 +48,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .. import authors, data, models, reference
-from ..alera import C_for_damping, alera
-from ..clara import clara
-from ..constant import adam, sgd
-from ..dadapt import dadapt_adam
-from ..directions import adam_direction, sgd_direction
-from ..prodigy import prodigy
+from .. import data, models
+from .optimizers import OPTIMIZERS, PATH_CONSTANT, Setting, speed_matched_damping  # noqa: F401 (grid's face)
 from clara_ref import _validate as V
 
 __all__ = ["Task", "TASKS", "OPTIMIZERS", "RATES", "PROTOCOLS", "PRESETS", "Preset", "RunSpec", "build_optimizer",
@@ -63,8 +58,6 @@ __all__ = ["Task", "TASKS", "OPTIMIZERS", "RATES", "PROTOCOLS", "PRESETS", "Pres
 
 RATES = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 PROTOCOLS = ("clara_ref", "authors")
-#: the path constant c of every path rule unless a run sets its own (the authors' value)
-PATH_CONSTANT = 0.2
 #: steps before the pure-noise tasks start measuring the drift of log eta: E|p_t|^2 starts at 0 and reaches its
 #: stationary value within 0.001 by t = 50 (docs/derivations.md), which this leaves four times over
 NULL_BURN_IN = 200
@@ -216,24 +209,6 @@ TASKS = {t.name: t for t in [
 ]}
 NULL_TASKS = tuple(t for t in TASKS if TASKS[t].kind == "null")
 
-#: optimizer name -> (family, short description)
-OPTIMIZERS = {
-    "sgd": ("sgd", "SGD, constant rate"),
-    "sgd-clara": ("sgd", "SGD-CLARA: clara(sgd_direction()), raw moves, per-tensor blocks"),
-    "sgd-clara-us": ("sgd", "SGD-CLARA-us: clara(sgd_direction(), move='unit')"),
-    "adam": ("adam", "Adam, constant rate"),
-    "adam-clara": ("adam", "Adam-CLARA: clara(adam_direction()), raw moves, per-tensor blocks"),
-    "adam-clara-us": ("adam", "Adam-CLARA-us: clara(adam_direction(), move='unit')"),
-    "adam-alera": ("adam", "Adam with the 2017 rule: alera(adam_direction()), layer blocks"),
-    "adam-clara-uncorrected": ("adam", "Adam-CLARA without the correction: clara(adam_direction(), "
-                               "path_of='gradient', reference='random_walk'), at adam-clara's d"),
-    "adam-clara-uncorrected-matched": ("adam", "the same with d scaled so that its fastest rise per step equals "
-                                       "adam-clara's (speed-matched)"),
-    "adam-clara-mismatched": ("adam", "Adam's step path against the random walk's reference c/(2-c) (pure-noise "
-                              "tasks only)"),
-    "dadapt-adam": ("baseline", "D-Adaptation Adam, d0 = initial rate (as the CLARA authors ran it)"),
-    "prodigy": ("baseline", "Prodigy, d0 = initial rate"),
-}
 
 
 @dataclass(frozen=True)
@@ -282,72 +257,15 @@ def _exact(x: float, fmt: str) -> str:
     return short if float(short) == x else repr(float(x))
 
 
-def _adam_clara(spec: RunSpec, task: Task, d, blocks, c):
-    """Adam-CLARA as the grid runs it (the authors' protocol compares with their table's K mu(N) on real data)."""
-    reference = "direction"
-    if spec.protocol == "authors" and task.kind == "classification":
-        # K mu(N) from the authors' table (N = total parameters; nearest entry in log N when theirs lacks N)
-        reference = authors.adam_reference(task.n_params(), len(blocks), nearest=True)
-    return clara(adam_direction(), spec.eta0, c=c, d=d, blocks=blocks, reference=reference)
-
-
-def speed_matched_damping(clara_opt, sizes, c: float = PATH_CONSTANT) -> float:
-    """The d at which the uncorrected rule (gradient path, K c/(2-c)) rises as fast as ``clara_opt`` at its own d:
-    d_clara (K/ref_clara - 1) / (K/ref_rw - 1), the two largest exponents per step made equal."""
-    K = len(sizes)
-    ref = clara_opt.reference_at(None, sizes)
-    ref_rw = K * reference.random_walk_mean(c)
-    return clara_opt.damping(sizes) * (K / ref - 1.0) / (K / ref_rw - 1.0)
-
-
 def build_optimizer(spec: RunSpec):
-    """``(optimizer, damping setting, damping value)`` of a run: the setting as given (``"auto"`` or a number) and
-    its value for this task's blocks (both None for methods without a path rule). For the 2017 rule the value is
-    the effective damping C mu / sigma its C was chosen for; for the uncorrected ablation the d it runs at."""
+    """``(optimizer, damping setting, damping value)`` of a run, from its row of the optimizer table
+    (``clara_ref.experiments.optimizers``): the damping and path constant are the run's, else the task's."""
+    if spec.optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {spec.optimizer!r}")
     task = TASKS[spec.task]
     d = task.damping if spec.damping is None else spec.damping
     c = PATH_CONSTANT if spec.c is None else spec.c
-    name, eta0 = spec.optimizer, spec.eta0
-    blocks = task.tensor_blocks()
-    sizes = blocks or (task.n,)
-    if name == "sgd":
-        return sgd(eta0), None, None
-    if name == "adam":
-        return adam(eta0), None, None
-    if name in ("sgd-clara", "sgd-clara-us", "adam-clara", "adam-clara-us"):
-        if name.startswith("adam"):
-            opt = _adam_clara(spec, task, d, blocks, c)
-        else:
-            opt = clara(sgd_direction(), eta0, c=c, d=d, blocks=blocks)
-        if name.endswith("-us"):
-            opt = replace(opt, move="unit")
-        return opt, d, opt.damping(sizes)
-    if name == "adam-clara-mismatched":
-        opt = clara(adam_direction(), eta0, c=c, d=d, blocks=blocks, reference="random_walk")
-        return opt, d, opt.damping(sizes)
-    if name in ("adam-clara-uncorrected", "adam-clara-uncorrected-matched"):
-        corrected = _adam_clara(spec, task, d, blocks, c)
-        d_num = corrected.damping(sizes)           # adam-clara's d on this task ("auto" resolved for Adam's steps)
-        if name.endswith("-matched"):
-            d_num = speed_matched_damping(corrected, sizes, c)
-        opt = clara(adam_direction(), eta0, c=c, d=d_num, blocks=blocks, path_of="gradient",
-                       reference="random_walk")
-        return opt, d, d_num
-    if name == "adam-alera":
-        # C is chosen so that the effective damping C mu / sigma of the largest block equals the d that
-        # Adam-CLARA uses on this task ("auto" resolved for the Adam step path).
-        layer_blocks = task.layer_blocks()
-        n = max(layer_blocks) if layer_blocks else task.n_params()
-        if d == "auto":
-            d_num = clara(adam_direction(), eta0, d="auto", blocks=blocks).damping(blocks or (task.n,))
-        else:
-            d_num = float(d)
-        return alera(adam_direction(), eta0, C=C_for_damping(d_num, n), blocks=layer_blocks), d, d_num
-    if name == "dadapt-adam":
-        return dadapt_adam(d0=eta0), None, None
-    if name == "prodigy":
-        return prodigy(d0=eta0), None, None
-    raise ValueError(f"unknown optimizer {name!r}")
+    return OPTIMIZERS[spec.optimizer].build(Setting(eta0=spec.eta0, protocol=spec.protocol, task=task, d=d, c=c))
 
 
 def load_data(spec: RunSpec, data_dir=None):

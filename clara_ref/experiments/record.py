@@ -18,7 +18,8 @@ import os
 
 from .grid import TASKS
 
-__all__ = ["RunRecord", "RunRecordError", "validate", "final_metric", "read_run_file", "MAX_RUN_FILE_BYTES"]
+__all__ = ["RunRecord", "RunRecordError", "validate", "final_metric", "read_run_file", "MAX_RUN_FILE_BYTES",
+           "NotRegular", "MISSING"]
 
 #: a run file larger than this is not read (the largest real one, a 1000-step run, is about 70 kB)
 MAX_RUN_FILE_BYTES = 64 * 2**20
@@ -272,6 +273,15 @@ def _short(v) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+class NotRegular(str):
+    """The reason a run file is not resumed when it is not a regular file (a FIFO, folder, device or socket): the
+    sweep names it and leaves it alone, never reads or replaces it. A ``str``, so it prints like any reason."""
+
+
+#: the reason for a run file that does not exist yet
+MISSING = "missing"
+
+
 def read_run_file(path: str, run_id: str) -> tuple[dict | None, str | None]:
     """(the record, None) from the run file at ``path`` when it is a regular file that parses and validates, else
     (None, why not). Never opens anything but a regular file (a FIFO would block the reader for ever), never reads
@@ -282,20 +292,20 @@ def read_run_file(path: str, run_id: str) -> tuple[dict | None, str | None]:
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        return None, "missing"
+        return None, MISSING
     except OSError as exc:
         return None, f"cannot be examined ({exc.strerror or exc})"
     if not stat.S_ISREG(mode):
         kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else
                 "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else
                 "not a regular file")
-        return None, f"it is {kind}, not a regular file"
+        return None, NotRegular(f"it is {kind}, not a regular file")
     try:
         # O_NONBLOCK: if something replaced the file by a FIFO since the stat, opening it does not wait for a writer
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         with os.fdopen(fd, "rb") as fh:
             if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                return None, "it is not a regular file"
+                return None, NotRegular("it is not a regular file")
             raw = fh.read(MAX_RUN_FILE_BYTES + 1)
     except OSError as exc:
         return None, f"unreadable ({exc.strerror or exc})"

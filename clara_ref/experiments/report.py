@@ -19,7 +19,7 @@ from .._io import atomic_write
 from . import claims as claims_mod
 from .figures import write_figures
 from .grid import NULL_BURN_IN, TASKS
-from .tables import PATH_RULES, _base, _d_text, _label_order, _tasks, cell_text, outcomes, write_claims, write_summary
+from .tables import PATH_RULES, _d_text, _label_order, _tasks, cell_text, outcomes, write_claims, write_summary
 
 __all__ = ["write_summary", "write_figures", "write_report", "write_claims", "outcomes", "cell_text",
            "claims_table"]
@@ -134,7 +134,7 @@ def _header(preset, records) -> list[str]:
 def _reach_rows(records) -> list[str]:
     rows, seen = [], set()
     for r in records:
-        if _base(r["optimizer"]) not in PATH_RULES or r.get("damping") is None or r.get("reference") is None:
+        if r["optimizer"] not in PATH_RULES or r.get("damping") is None or r.get("reference") is None:
             continue
         if TASKS[r["task"]].kind == "null":
             continue
@@ -243,7 +243,8 @@ def write_report(records, out_dir, preset, command, elapsed_s, figures, resumed:
         lines += [f"### {task_name}: {task.metric_name} ({direction})", "", *figs, "",
                   "| optimizer | d | " + " | ".join(f"{e:g}" for e in rates) + " |",
                   "|---|---|" + "---|" * len(rates)]
-        for label in sorted({r["label"] for r in recs}, key=_label_order):
+        optimizer_of = {r["label"]: r["optimizer"] for r in recs}
+        for label in sorted(optimizer_of, key=lambda lab: _label_order(lab, optimizer_of[lab])):
             first = next(r for r in recs if r["label"] == label)
             row = [(cell_text(cells[(task_name, label, e)], task.lower_is_better) if (task_name, label, e) in cells
                     else "") for e in rates]

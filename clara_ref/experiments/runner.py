@@ -20,7 +20,7 @@ from clara_ref.errors import ClaraRefError, ClusterError
 
 from .grid import NULL_BURN_IN, RunSpec, build_optimizer, load_data
 from .pool import WorkerPool
-from .record import RunRecord, RunRecordError, final_metric, read_run_file
+from .record import MISSING, NotRegular, RunRecord, RunRecordError, final_metric, read_run_file
 
 __all__ = ["run_one", "run_all", "versions", "load_records", "RunFileError"]
 
@@ -115,6 +115,13 @@ def _as_error(record: dict, error: str) -> dict:
     return record
 
 
+def _lost_run(spec: RunSpec, cause: str, data_verified=None) -> dict:
+    """The record of a run whose worker died (the pool calls it in this process), said on stderr as it happens."""
+    print(f"clara_ref reproduce: {spec.run_id}: {cause}; recorded as an error, the next run computes it again",
+          file=sys.stderr)
+    return error_record(spec, cause, data_verified)
+
+
 def error_record(spec: RunSpec, error: str, data_verified=None) -> dict:
     """The record of a run that could not finish (its worker died): an error, retried by the next rerun."""
     record = _as_error(_base_record(spec, spec.resolved_task(), data_verified), error)
@@ -198,10 +205,10 @@ def run_all(specs, out_dir: str, jobs: int = 1, progress: bool = True, *, execut
         record, why = _stored(_path(out_dir, spec), spec)
         if record is not None:
             records[spec.run_id] = record
-        elif why.startswith("it is "):
+        elif isinstance(why, NotRegular):
             skipped[spec.run_id] = error_record(spec, f"not run: {_path(out_dir, spec)} {why}; move it away and "
                                                       "rerun", data_verified)
-        elif why != "missing":
+        elif why != MISSING:
             print(f"clara_ref reproduce: recomputing {_path(out_dir, spec)}: {why}", file=sys.stderr)
     for run_id, record in skipped.items():
         print(f"clara_ref reproduce: skipping {run_id}: {record['error'][len('not run: '):]}", file=sys.stderr)
@@ -238,9 +245,6 @@ def run_all(specs, out_dir: str, jobs: int = 1, progress: bool = True, *, execut
                 _write(_path(out_dir, spec), record)
                 claims.release(spec.run_id)
                 records[spec.run_id] = json.loads(json.dumps(record, allow_nan=True))   # as a rerun reads it
-                if (record.get("error") or "").startswith("the worker process running it"):
-                    print(f"clara_ref reproduce: {spec.run_id}: {record['error']}; recorded as an error, the next "
-                          "run computes it again", file=sys.stderr)
                 if bar:
                     bar.update(1)
 
@@ -281,7 +285,7 @@ def _compute(order, take, done, executor, jobs, scheduler, data_dir, data_verifi
             if take(spec):
                 counted(spec, _one_thread(lambda: run_one(spec, data_dir, data_verified)))
     else:
-        pool = WorkerPool(min(jobs, len(order)), run_one, error_record, data_dir, data_verified)
+        pool = WorkerPool(min(jobs, len(order)), run_one, _lost_run, data_dir, data_verified)
         try:
             pool.run(order, counted, take=take)
         except BaseException:

@@ -12,15 +12,9 @@ from collections import defaultdict
 import numpy as np
 
 from .._io import atomic_write
-from . import claims as claims_mod
 from .grid import OPTIMIZERS, TASKS
 
-CLARA_NAMES = claims_mod.CLARA_NAMES
-
-
-#: the rules whose rate moves, whose trajectories the eta figures draw
-PATH_RULES = CLARA_NAMES + ("adam-alera", "adam-clara-uncorrected", "adam-clara-uncorrected-matched",
-                            "adam-clara-mismatched")
+from .optimizers import CLARA_NAMES, PATH_RULES  # noqa: F401 (the report's names for them)
 
 
 def outcomes(records) -> dict:
@@ -56,10 +50,6 @@ def cell_text(runs, lower_is_better: bool) -> str:
     m, s = float(kept.mean()), float(kept.std())
     txt = f"{m:.3g} ± {s:.2g}" if lower_is_better else f"{m:.3f} ± {s:.3f}"
     return txt + (f" ({div}/{len(runs)} div)" if div else "")
-
-
-def _base(label: str) -> str:
-    return label.split("[")[0]
 
 
 def write_summary(records, path):
@@ -117,10 +107,12 @@ def _tasks(records) -> list:
     return sorted({r["task"] for r in records}, key=list(TASKS).index)
 
 
-def _label_order(label):
+def _label_order(label, optimizer=None):
+    """Sort key of a table row or figure panel: the optimizer's place in the table, then the label (a sweep's
+    labels add d and c to the same optimizer: the records give ``optimizer``, nothing is parsed from the label)."""
     names = list(OPTIMIZERS)
-    base = label.split("[")[0]
-    return (names.index(base) if base in names else 99, label)
+    optimizer = label if optimizer is None else optimizer
+    return (names.index(optimizer) if optimizer in names else len(names), label)
 
 
 # ------------------------------------------------------------------------------------------------ report

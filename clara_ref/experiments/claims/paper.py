@@ -8,6 +8,7 @@ from collections import defaultdict
 import numpy as np
 
 from .cells import (Cells, _absent, _by_share, _cell, _fmt, _rate, _Reach, _result, _share, _unreachable)
+from ..optimizers import OPTIMIZERS
 from .rules import (CLARA_NAMES, DEFAULT, NOT_AT_BUDGET, NOT_IN_PRESET, ClaimResult, Thresholds)
 
 
@@ -266,7 +267,7 @@ def claim_c5(cells: Cells, th: Thresholds = DEFAULT) -> ClaimResult:
         pool_fixed, pool_clara = [], []
         for base in ("sgd", "adam"):
             variants = [lab for (tt, lab) in cells.rates_of if tt == t and cells.variant(t, lab) in CLARA_NAMES
-                        and cells.variant(t, lab).startswith(base)]
+                        and OPTIMIZERS[cells.variant(t, lab)].base == base]
             if not cells.has(t, base) or not variants:
                 continue
             variants = [lab for lab in sorted(variants) if reach.ok(t, lab)]

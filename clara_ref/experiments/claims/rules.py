@@ -5,6 +5,8 @@ are used)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from ..optimizers import CLARA_NAMES as _CLARA_VARIANTS
 from typing import NamedTuple
 
 # ---------------------------------------------------------------------------------------------- thresholds
@@ -61,7 +63,7 @@ MIN_REACH = {"C0": 10.0, "C1": 10.0, "C2": 10.0, "C3": 10.0, "C4": 10.0, "C5": 1
 
 #: tasks no claim counts (see the module docstring), with the task that takes their place
 EXCLUDED_TASKS = {"ellipsoid": "ellipsoid_rotated"}
-CLARA_NAMES = ("sgd-clara", "sgd-clara-us", "adam-clara", "adam-clara-us")
+CLARA_NAMES = _CLARA_VARIANTS
 #: the benchmark roles (the pure-noise tasks feed C0 only)
 BENCHMARK_ROLES = ("synthetic", "tabular", "image")
 #: C0: the three pure-noise rules and the speed-matched ablation
