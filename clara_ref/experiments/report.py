@@ -167,23 +167,9 @@ def _reach_text() -> str:
     return ", ".join(f"{f:g}x ({k})" for k, f in claims_mod.MIN_REACH.items())
 
 
-def write_report(records, out_dir, preset, command, elapsed_s, figures, resumed: int = 0, claims=None,
-                 decision=None, interrupted: bool = False) -> str:
-    """Write report.md (and claims.json when ``claims`` is not given) and return the report's path. ``decision``:
-    what the extra seeds did (``clara_ref.experiments.decide``), shown in its own section."""
-    if claims is None:
-        claims = claims_mod.evaluate(records)
-        write_claims(claims, os.path.join(out_dir, "claims.json"))
-    cells = outcomes(records)
-    lines = [f"# clara_ref reproduction report: preset `{preset.name}`", "",
-             f"Command: `{command}`  ",
-             f"Runs: {len(records)} ({len(records) - resumed} computed by this command, {resumed} resumed from "
-             f"earlier output); wall time {elapsed_s:.1f} s on {os.cpu_count()} cores; sum of the per-run times "
-             f"{sum(r.get('wall_s', 0.0) for r in records):.1f} s; preset: {preset.note}.", ""]
-    if interrupted:
-        lines += ["**This command was interrupted**: the report covers the runs that had finished; a rerun resumes "
-                  "the rest.", ""]
-    lines += _header(preset, records)
+def _claims_section(claims, decision, records) -> list[str]:
+    """The claims table, how to read it, the cells left out, the extra seeds, the thresholds and the twin tasks."""
+    lines = []
     lines += ["", "## Claims", ""] + claims_table(claims)
     lines += ["", "Margin: the signed distance of the deciding statistic from the threshold of \"supported\" "
               f"(positive: on the supported side). Robustness: the share of {claims_mod.RESAMPLES} seed-bootstrap "
@@ -214,6 +200,12 @@ def write_report(records, out_dir, preset, command, elapsed_s, figures, resumed:
         lines += ["Identical results on two tasks (evidence a claim must not count twice): " +
                   "; ".join(f"{a} = {b} for {lab}" for a, b, lab in dupes) + ". No claim counts `" +
                   "`, `".join(claims_mod.EXCLUDED_TASKS) + "`.", ""]
+    return lines
+
+
+def _reach_section(records) -> list[str]:
+    """How far each path rule can move its rate in its budget, and why the 2017 rule moves faster."""
+    lines = []
     lines += ["## How far the rate can move", "",
               "CLARA multiplies eta by exp(d (P/ref - 1)) per step with 0 <= P <= K (K blocks), so over T steps the "
               "rate can rise by at most exp(d (K/ref - 1) T) and fall by at most exp(d T) (one block, c = 0.2: "
@@ -230,6 +222,14 @@ def write_report(records, out_dir, preset, command, elapsed_s, figures, resumed:
                   "benchmark half compares Adam-CLARA with the uncorrected rule at matched speed.", ""]
     lines += ["| task | optimizer | d | reference | K | steps | max factor up | max factor down |",
               "|---|---|---|---|---|---|---|---|"] + _reach_rows(records)
+    return lines
+
+
+def _results_section(records, figures) -> list[str]:
+    """One table per task (mean and spread over the seeds that did not diverge, and how many diverged), its
+    figures, C0's figures and the runs that raised."""
+    cells = outcomes(records)
+    lines = []
     lines += ["", "## Results (mean ± std over the seeds that did not diverge, and how many diverged; columns: "
               "initial rate, d0 for the baselines)", ""]
     for task_name in _tasks(records):
@@ -258,6 +258,28 @@ def write_report(records, out_dir, preset, command, elapsed_s, figures, resumed:
         lines += ["## Runs that raised an unexpected error", "",
                   "No claim counts them, and the next run of the same command computes them again.", ""] + \
             [f"- {r['run_id']}: {r['error']}" for r in errors]
+    return lines
+
+
+def write_report(records, out_dir, preset, command, elapsed_s, figures, resumed: int = 0, claims=None,
+                 decision=None, interrupted: bool = False) -> str:
+    """Write report.md (and claims.json when ``claims`` is not given) and return the report's path. ``decision``:
+    what the extra seeds did (``clara_ref.experiments.decide``), shown in its own section."""
+    if claims is None:
+        claims = claims_mod.evaluate(records)
+        write_claims(claims, os.path.join(out_dir, "claims.json"))
+    lines = [f"# clara_ref reproduction report: preset `{preset.name}`", "",
+             f"Command: `{command}`  ",
+             f"Runs: {len(records)} ({len(records) - resumed} computed by this command, {resumed} resumed from "
+             f"earlier output); wall time {elapsed_s:.1f} s on {os.cpu_count()} cores; sum of the per-run times "
+             f"{sum(r.get('wall_s', 0.0) for r in records):.1f} s; preset: {preset.note}.", ""]
+    if interrupted:
+        lines += ["**This command was interrupted**: the report covers the runs that had finished; a rerun resumes "
+                  "the rest.", ""]
+    lines += _header(preset, records)
+    lines += _claims_section(claims, decision, records)
+    lines += _reach_section(records)
+    lines += _results_section(records, figures)
     lines += ["", "## Files", "", "- `runs/*.json`: one record per run (configuration, versions, seed, protocol, "
               "dtype, step budget, resolved damping, path constant and reference, per-step or per-epoch loss, metric "
               "and eta, diverged flag and why)", "- `summary.csv`: one row per run", "- `claims.json`: every "

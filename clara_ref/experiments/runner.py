@@ -195,23 +195,7 @@ def run_all(specs, out_dir: str, jobs: int = 1, progress: bool = True, *, execut
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}; got {executor!r}")
     if scheduler is not None and executor != "dask":
         raise ValueError("scheduler is for executor='dask'")
-    runs = os.path.join(out_dir, "runs")
-    os.makedirs(runs, exist_ok=True)
-    for folder in (out_dir, runs):
-        for stale in remove_stale_temporaries(folder):      # debris of a writer killed by SIGKILL
-            print(f"clara_ref reproduce: removed {stale}, a temporary file left by a killed run", file=sys.stderr)
-    records, skipped = {}, {}
-    for spec in specs:
-        record, why = _stored(_path(out_dir, spec), spec)
-        if record is not None:
-            records[spec.run_id] = record
-        elif isinstance(why, NotRegular):
-            skipped[spec.run_id] = error_record(spec, f"not run: {_path(out_dir, spec)} {why}; move it away and "
-                                                      "rerun", data_verified)
-        elif why != MISSING:
-            print(f"clara_ref reproduce: recomputing {_path(out_dir, spec)}: {why}", file=sys.stderr)
-    for run_id, record in skipped.items():
-        print(f"clara_ref reproduce: skipping {run_id}: {record['error'][len('not run: '):]}", file=sys.stderr)
+    records, skipped = _scan(specs, out_dir, data_verified)
     resumed = len(records)
     todo = [s for s in specs if s.run_id not in records and s.run_id not in skipped]
     bar = None
@@ -220,45 +204,7 @@ def run_all(specs, out_dir: str, jobs: int = 1, progress: bool = True, *, execut
 
         bar = tqdm(total=len(specs), initial=len(specs) - len(todo), unit="run", desc="reproduce",
                    dynamic_ncols=True)
-    claims, total = RunClaims(out_dir), 0
-    try:
-        # Long runs first, so that the workers do not end waiting on one straggler.
-        pending = sorted(todo, key=lambda s: -_cost(s))
-        while pending:
-            held = []
-
-            def take(spec):
-                """Claim ``spec`` for this sweep unless another holds it or has finished it meanwhile."""
-                if not claims.acquire(spec.run_id, wait=False):
-                    held.append(spec)
-                    return False
-                record, _ = _stored(_path(out_dir, spec), spec)
-                if record is not None:                   # another sweep wrote it between our read and our claim
-                    claims.release(spec.run_id)
-                    records[spec.run_id] = record
-                    if bar:
-                        bar.update(1)
-                    return False
-                return True
-
-            def done(spec, record):
-                _write(_path(out_dir, spec), record)
-                claims.release(spec.run_id)
-                records[spec.run_id] = json.loads(json.dumps(record, allow_nan=True))   # as a rerun reads it
-                if bar:
-                    bar.update(1)
-
-            computed = _compute(pending, take, done, executor, jobs, scheduler, data_dir, data_verified)
-            total += computed
-            if held and not computed:
-                # everything left is another sweep's: wait (holding no claim ourselves) until it lets one go
-                claims.acquire(held[0].run_id, wait=True)
-                claims.release(held[0].run_id)
-            pending = held
-    finally:
-        claims.close()
-        if bar:
-            bar.close()
+    total = _compute_all(todo, out_dir, records, bar, executor, jobs, scheduler, data_dir, data_verified)
     if stats is not None:
         for key, n in (("computed", total), ("resumed", resumed), ("skipped", len(skipped)),
                        ("finished_elsewhere", len(records) - resumed - total)):
@@ -386,6 +332,75 @@ def _cost(spec: RunSpec) -> float:
 
 class RunFileError(ClaraRefError):
     """A run's file cannot be written where it belongs (the command says which and why)."""
+
+
+def _scan(specs, out_dir, data_verified):
+    """The runs already on disk: ({run id: record} of those that can be resumed, {run id: error record} of those
+    whose path holds something that is not a regular file, skipped); stale temporaries removed, every other file
+    that cannot be resumed named on stderr."""
+    runs = os.path.join(out_dir, "runs")
+    os.makedirs(runs, exist_ok=True)
+    for folder in (out_dir, runs):
+        for stale in remove_stale_temporaries(folder):      # debris of a writer killed by SIGKILL
+            print(f"clara_ref reproduce: removed {stale}, a temporary file left by a killed run", file=sys.stderr)
+    records, skipped = {}, {}
+    for spec in specs:
+        record, why = _stored(_path(out_dir, spec), spec)
+        if record is not None:
+            records[spec.run_id] = record
+        elif isinstance(why, NotRegular):
+            skipped[spec.run_id] = error_record(spec, f"not run: {_path(out_dir, spec)} {why}; move it away and "
+                                                      "rerun", data_verified)
+        elif why != MISSING:
+            print(f"clara_ref reproduce: recomputing {_path(out_dir, spec)}: {why}", file=sys.stderr)
+    for run_id, record in skipped.items():
+        print(f"clara_ref reproduce: skipping {run_id}: {record['error'][len('not run: '):]}", file=sys.stderr)
+    return records, skipped
+
+
+def _compute_all(todo, out_dir, records, bar, executor, jobs, scheduler, data_dir, data_verified) -> int:
+    """Compute ``todo``, each run claimed first (another sweep on the folder may hold or finish it), its record
+    written and put into ``records``; returns how many were computed here."""
+    claims, total = RunClaims(out_dir), 0
+    try:
+        # Long runs first, so that the workers do not end waiting on one straggler.
+        pending = sorted(todo, key=lambda s: -_cost(s))
+        while pending:
+            held = []
+
+            def take(spec):
+                """Claim ``spec`` for this sweep unless another holds it or has finished it meanwhile."""
+                if not claims.acquire(spec.run_id, wait=False):
+                    held.append(spec)
+                    return False
+                record, _ = _stored(_path(out_dir, spec), spec)
+                if record is not None:                   # another sweep wrote it between our read and our claim
+                    claims.release(spec.run_id)
+                    records[spec.run_id] = record
+                    if bar:
+                        bar.update(1)
+                    return False
+                return True
+
+            def done(spec, record):
+                _write(_path(out_dir, spec), record)
+                claims.release(spec.run_id)
+                records[spec.run_id] = json.loads(json.dumps(record, allow_nan=True))   # as a rerun reads it
+                if bar:
+                    bar.update(1)
+
+            computed = _compute(pending, take, done, executor, jobs, scheduler, data_dir, data_verified)
+            total += computed
+            if held and not computed:
+                # everything left is another sweep's: wait (holding no claim ourselves) until it lets one go
+                claims.acquire(held[0].run_id, wait=True)
+                claims.release(held[0].run_id)
+            pending = held
+    finally:
+        claims.close()
+        if bar:
+            bar.close()
+    return total
 
 
 def _stored(path, spec: RunSpec) -> tuple[dict | None, str]:
