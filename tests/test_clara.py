@@ -1,4 +1,4 @@
-"""Properties of CLARA stated as mathematical facts (STYLE.md): first path, fixed point, sign of the change,
+"""Properties of CLARA stated as mathematical facts: first path, fixed point, sign of the change,
 scale invariance, reduction to the base optimizer, float32 against float64, inputs untouched."""
 
 import math

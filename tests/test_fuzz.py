@@ -193,7 +193,8 @@ def _empty_train():
     return cr.train(MODEL, cr.adam(0.1), (X[:0], y[:0], Xt, yt), epochs=1)
 
 
-#: the inputs the issue-20 audit found accepted silently or refused with an error that named nothing
+#: inputs that were once accepted silently or refused with an error that named nothing, each with the name its
+#: ValueError must now give
 REFUSED = {
     "kappa rho None": (lambda: cr.reference.kappa(10, None), "rho"),
     "kappa rho True": (lambda: cr.reference.kappa(10, True), "rho"),

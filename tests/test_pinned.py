@@ -1,5 +1,6 @@
-"""The path and Adam rewrites left every trajectory as it was, to float64 rounding (recorded in tests/data before the
-change; on the recording machine ALeRA with the SGD direction agreed bit for bit)."""
+"""Every optimizer reproduces its pinned trajectories to float64 rounding (tests/data/make_pinned_trajectories.py
+recorded them; on the recording machine ALeRA with the SGD direction agrees bit for bit), so a change of the code
+that moves any number is seen."""
 
 import pathlib
 import sys

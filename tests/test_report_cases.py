@@ -1,4 +1,4 @@
-"""Every report can be written (issue 20): each preset's summary, claims, figures and report on records where every
+"""Every report can be written: each preset's summary, claims, figures and report on records where every
 run diverged or one run ended in an error, and (on the presets that hold every kind of task and figure) where none
 diverged or the metric has no positive value (a distance of exactly 0, an accuracy of 0). The records are made here, not run (valid RunRecords with three-point curves), so the test
 covers every task kind of every preset in seconds."""

@@ -1,4 +1,4 @@
-"""Resume distrusts values, not only names (issue 20): a run file is resumed only when it validates as a RunRecord of
+"""Resume distrusts values, not only names: a run file is resumed only when it validates as a RunRecord of
 its own spec; every damaged variant is named on stderr and recomputed, so it changes no summary nor claim; a FIFO,
 folder or device where a run file belongs is named and skipped without blocking; two sweeps on one folder compute
 each run once."""
