@@ -130,8 +130,7 @@ def _reproduce(args, argv) -> int:
             # claims that are not robust at the preset's seeds get more seeds on their deciding cells
             decision = decide.until_decided(
                 specs, records, lambda todo: run(todo)[0], max_seeds=preset.decide_seeds,
-                budget_s=preset.decide_budget_s, jobs=args.jobs,
-                is_done=lambda s: os.path.exists(os.path.join(args.out, "runs", s.run_id + ".json")))
+                budget_s=preset.decide_budget_s, jobs=args.jobs)
             records = decision.records
     except (runner.RunFileError, ClusterError) as exc:
         raise _Fail(str(exc)) from None

@@ -76,14 +76,32 @@ def test_a_claim_still_undecided_at_20_seeds():
 
 def test_the_time_budget_stops_the_extra_rounds():
     """Each run took 1 s: the first round (10 runs on 1 worker) is estimated at 10 s, over a 5 s budget, so nothing
-    runs and C2 is undecided at its 5 seeds; a run already on disk costs nothing against the budget."""
+    runs and C2 is undecided at its 5 seeds."""
     specs, records, run, ran = _setup(lambda s: s in (0, 1))
     out = until_decided(specs, records, run, max_seeds=20, budget_s=5.0)
     c2 = {r.id: r for r in out.results}["C2"]
     assert ran == [] and c2.verdict == C.UNDECIDED_VERDICT and c2.seeds == 5
-    assert "does not fit in the 5 s budget" in c2.numbers["undecided"]["why"]
-    out = until_decided(specs, records, run, max_seeds=20, budget_s=5.0, is_done=lambda spec: True)
-    assert {r.id: r for r in out.results}["C2"].seeds == 10
+    assert "does not fit in what is left of the 5 s budget" in c2.numbers["undecided"]["why"]
+
+
+def test_the_budget_is_charged_with_the_records_times_so_a_rerun_stops_where_the_first_did():
+    """A budget of 25 s on 1 worker and runs of 1 s each (their records say so): the noisy cell of the undecided
+    case gets round 1 (10 s), round 2 (10 s, 20 s charged), and round 3 (10 s more) does not fit. A rerun whose
+    runs are all on disk (returned at once, with the same recorded times) stops at the same round, though it
+    spends no time: it used to get the whole budget again and add rounds."""
+    noisy = lambda s: s in (0, 2) or (s >= 5 and s % 2 == 1)                          # noqa: E731
+    specs, records, run, ran = _setup(noisy)
+    first = until_decided(specs, records, run, max_seeds=20, budget_s=25.0)
+    assert [sorted({s.seed for s in todo}) for todo in ran] == [list(range(5, 10)), list(range(10, 15))]
+    assert "about 10 s" in first.stopped and "(5 s)" in first.stopped
+    on_disk = {(r["task"], r["label"], r["eta0"], r["seed"]): r for r in first.records}
+
+    def resume(todo):
+        return [on_disk[(s.task, s.label, s.eta0, s.seed)] for s in todo]
+
+    again = until_decided(specs, records, resume, max_seeds=20, budget_s=25.0)
+    assert again.stopped == first.stopped and len(again.records) == len(first.records)
+    assert [r.verdict for r in again.results] == [r.verdict for r in first.results]
 
 
 def test_bad_arguments():

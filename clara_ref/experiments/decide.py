@@ -20,7 +20,6 @@ robust at the end says so (``numbers["parts"][name]["undecided"]``) beside a cla
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -53,11 +52,15 @@ def _cost(records) -> dict:
 
 
 def until_decided(specs, records, run, *, max_seeds: int, budget_s: float, jobs: int = 1, batch: int = 5,
-                  is_done=lambda spec: False, evaluate=C.evaluate, clock=time.perf_counter) -> Decision:
+                  evaluate=C.evaluate) -> Decision:
     """Evaluate the claims on ``records`` and give the deciding cells of every claim that is not robust more
-    seeds, as the module docstring says. ``run(specs) -> records`` runs (or resumes) the extra specs;
-    ``is_done(spec)`` tells a spec whose run is already on disk (it costs nothing against ``budget_s``, which
-    bounds the estimated wall time of the extra runs on ``jobs`` workers)."""
+    seeds, as the module docstring says. ``run(specs) -> records`` runs (or resumes) the extra specs.
+
+    ``budget_s`` bounds the wall time of the extra runs on ``jobs`` workers, charged with the time each run's
+    record gives (``wall_s``), whether it was computed now or resumed from disk: a rerun of the same command on
+    the same folder stops at the same round as the command that computed it (a budget charged with the time a
+    command spent would let every rerun add a round). Before a round, its runs are estimated by the median time
+    of their cell's runs so far; a round that would not fit is not started."""
     if max_seeds < 1 or batch < 1 or budget_s < 0:
         raise ValueError("max_seeds and batch must be >= 1 and budget_s >= 0")
     templates = _template(specs)
@@ -82,13 +85,14 @@ def until_decided(specs, records, run, *, max_seeds: int, budget_s: float, jobs:
             stopped = f"the deciding cells have {max_seeds} seeds" if cells else "no cell decides the open claims"
             break
         cost = _cost(records)
-        estimate = sum(cost.get((s.task, s.label), 0.0) for s in todo if not is_done(s)) / max(1, jobs)
+        estimate = sum(cost.get((s.task, s.label), 0.0) for s in todo) / max(1, jobs)
         if estimate > left:
-            stopped = f"the next round (about {estimate:.0f} s) does not fit in the {budget_s:.0f} s budget"
+            stopped = (f"the next round (about {estimate:.0f} s) does not fit in what is left of the "
+                       f"{budget_s:.0f} s budget ({max(left, 0.0):.0f} s)")
             break
-        t0 = clock()
-        records += run(todo)
-        left -= clock() - t0
+        extra = run(todo)
+        records += extra
+        left -= sum(float(r.get("wall_s") or 0.0) for r in extra) / max(1, jobs)
         results = evaluate(records)
         rounds.append(dict(seeds=sorted({s.seed for s in todo}), cells=len(cells), runs=len(todo),
                            open=[r.id for r in open_claims], estimate_s=estimate))

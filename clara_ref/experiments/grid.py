@@ -334,7 +334,7 @@ PAPER_OPTIMIZERS = ("sgd", "sgd-clara", "sgd-clara-us", "adam", "adam-clara", "a
 PRESETS = {
     "paper": Preset("paper", PAPER_TASKS + NULL_TASKS, tuple(OPTIMIZERS), RATES, (0, 1, 2, 3, 4),
                     note="the paper's grid: synthetic, tabular and the step-matched digits MLP (12,150 steps), the "
-                    "uncorrected ablation and the pure-noise tasks", decide_seeds=20, decide_budget_s=300.0),
+                    "uncorrected ablation and the pure-noise tasks", decide_seeds=20, decide_budget_s=600.0),
     "images": Preset("images", ("digits_mlp_long",),
                      ("sgd", "sgd-clara", "sgd-clara-us", "adam", "adam-clara", "adam-clara-us", "dadapt-adam",
                       "prodigy"), RATES, (0, 1, 2, 3, 4),
