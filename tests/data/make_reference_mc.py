@@ -3,15 +3,16 @@
 ``python tests/data/make_reference_mc.py`` writes ``reference_mc.npz``: for every block size n in N and beta1 in
 BETA1 (c = 0.2, beta2 = 0.999, eps = 1e-8), the stationary mean of |p_t|^2 of the path of Adam's own unit steps
 under g_t ~ N(0, I_n), simulated with the library's own direction and path code (``reference.monte_carlo``), its
-standard error, and the settings used. It takes about 15 minutes on 2 cores (``--jobs 2``) and is run once; the
-test suite only reads the file, so that the comparison of the series (R4) with simulation at n up to 200,704 and
-beta1 up to 0.999 costs the suite nothing.
+standard error, and the settings used. It took 54 minutes on 2 cores (``--jobs 2``, other jobs sharing them part of
+the time) and is run once; the test suite only reads the file, so that the comparison of the series (R4) with
+simulation at n up to 200,704 and beta1 up to 0.999 costs the suite nothing.
 
 Method. G independent groups (seeds 100, 101, ...) of T trials each run ``burn + window`` steps; a group's estimate
 is the mean of |p_t|^2 (and its standard deviation) over its trials and over the window's steps (after ``burn``
-steps: the momentum of beta1 = 0.999 and the second moment of beta2 = 0.999 need several thousand steps to forget their zero start, the
-path itself 50). The groups are independent, so the standard error of their mean is their standard deviation over
-sqrt(G): it includes the time correlation of |p_t|^2 within a window, which a per-step estimate would miss.
+steps: the momentum of beta1 = 0.999 and the second moment of beta2 = 0.999 need several thousand steps to forget
+their zero start, the path itself 50). The groups are independent, so the standard error of their mean is their
+standard deviation over sqrt(G): it includes the time correlation of |p_t|^2 within a window, which a per-step
+estimate would miss.
 """
 
 from __future__ import annotations
