@@ -14,14 +14,16 @@ quantity, with a measured margin:
 * **eta** (relative): both sides keep the rate as a Python float, so it moves only through the path statistic P,
   computed from the port's float32 steps: d |dP|/ref per step, accumulated over the steps.
 
-The float32 values were measured on correct ports (``torch.optim.Adam`` and ``SGD``, the CLARA rule in torch with
-SGD and Adam, raw and unit moves, the lockstep strategies' whole domain, and modules of more than 10^5
-coordinates) and are the worst deviations seen times a margin of at least 3; tests/test_testing.py repeats the
-measurement and asserts the margin::
+The float32 values were measured on correct ports (``torch.optim.Adam`` with foreach off and on, the CLARA rule in
+torch with SGD and Adam, raw and unit moves, one tensor at a time and with ``torch._foreach`` ops; 1,000
+derandomised examples of each of the lockstep strategies, over their whole domain, and an MLP of 203,530
+parameters: ``benchmarks/harness_tolerances.py``, docs/benchmarks/harness_tolerances.txt, zero false alarms) and
+are the worst deviations seen times a margin of at least 3; tests/test_testing.py repeats a smaller measurement in
+the suite and asserts the margin::
 
     dtype      theta rtol   update rtol   eta rtol    worst measured (theta / update / eta)
-    float64    1e-10        1e-10         1e-10       4.3e-14 / 4.4e-16 / 1.9e-15
-    float32    5e-4         1e-5          1e-5        1.7e-4  / 1.1e-6  / 1.7e-6
+    float64    1e-10        1e-10         1e-10       1.1e-14 / 4.7e-15 / 5.4e-15
+    float32    5e-4         1e-5          2e-5        1.1e-5  / 2.9e-6  / 3.5e-6
 
 What float32 cannot show. A bug that only changes when the rate is applied (adapted before the move, or the
 previous step's rate used) changes an update by the factor exp(d (P/ref - 1)) - 1, about d: at d = 1e-3 and a rate
@@ -40,7 +42,7 @@ __all__ = ["TOLERANCES", "tolerances_for"]
 #: default tolerances by the dtype the port returns: theta, update and eta relative tolerances (module box)
 TOLERANCES = {
     "float64": {"theta": 1e-10, "update": 1e-10, "eta": 1e-10},
-    "float32": {"theta": 5e-4, "update": 1e-5, "eta": 1e-5},
+    "float32": {"theta": 5e-4, "update": 1e-5, "eta": 2e-5},
 }
 
 
