@@ -11,14 +11,19 @@ namespace), which avoids the small per-call cost of the compatibility wrapper on
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
 from ._validate import FLOAT16_REASON
 from .errors import NonFiniteGradientError
 
-__all__ = ["array_namespace", "is_array", "dot", "sq_norm", "norm", "check_gradient", "NonFiniteGradientError",
-           "as_1d_float"]
+__all__ = ["Array", "array_namespace", "is_array", "dot", "sq_norm", "norm", "check_gradient",
+           "NonFiniteGradientError", "as_1d_float"]
+
+#: the type of every array argument of the public API: a NumPy array, or any array-API array (CuPy, torch through
+#: array-api-compat, array-api-strict); the functions read its namespace, so one annotation serves them all
+Array = Any
 
 
 def is_array(x) -> bool:

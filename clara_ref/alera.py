@@ -71,7 +71,7 @@ from typing import Any, NamedTuple
 
 from . import _validate as V
 from . import reference as R
-from ._backend import array_namespace, as_1d_float, finite_theta
+from ._backend import Array, array_namespace, as_1d_float, finite_theta
 from ._core import Optimizer, finite_result
 from .constant import _arrays, _moments_fit
 from .errors import RateFloorError
@@ -166,7 +166,7 @@ class Alera(_AleraParameters):
                                blocks=self.blocks, sigma=self.sigma, **self.CHOICES)
         self._set(_rule=rule, eta0=rule.eta0, c=rule.c, C=rule.damping_setting, blocks=rule.blocks, sigma=rule.sigma)
 
-    def init(self, theta) -> AleraState:
+    def init(self, theta: Array) -> AleraState:
         xp = as_1d_float(theta)
         finite_theta(xp, theta, "to start from")
         sizes = V.blocks_tuple(self.blocks, theta.shape[0])
@@ -174,7 +174,7 @@ class Alera(_AleraParameters):
                           reference=0.0, multiplier=1.0, multipliers=(1.0,) * len(sizes),
                           direction=self.direction.init(theta))
 
-    def update(self, theta, g, state: AleraState, *, loss=None):
+    def update(self, theta: Array, g: Array, state: AleraState, *, loss=None):
         xp = as_1d_float(theta)
         self.check_state(state, theta)
         # (L1-L7): cumulate normalised gradients, adapt every block's rate, then move with the new rates
@@ -285,7 +285,7 @@ class Salera(_AleraParameters):
                   ph_lambda=V.positive("ph_lambda", self.ph_lambda),
                   ph_threshold=None if self.ph_threshold is None else V.positive("ph_threshold", self.ph_threshold))
 
-    def init(self, theta) -> SaleraState:
+    def init(self, theta: Array) -> SaleraState:
         inner = self.inner.init(theta)
         # the state owns a copy: the caller may reuse its theta array in place
         return SaleraState(t=0, eta=inner.eta, etas=inner.etas, alarm=False, alarms=0, theta_prev=_copy(theta),
@@ -308,7 +308,7 @@ class Salera(_AleraParameters):
         m = min(ph.m, U)
         return PageHinkleyState(k + 1, loss_bar, mu0, U, m, lam), U - m > lam    # (S3)
 
-    def update(self, theta, g, state: SaleraState, *, loss=None):
+    def update(self, theta: Array, g: Array, state: SaleraState, *, loss=None):
         xp = as_1d_float(theta)
         self.check_state(state, theta)
         if loss is None:

@@ -60,7 +60,7 @@ import dataclasses
 from dataclasses import KW_ONLY, dataclass
 from typing import Any, NamedTuple
 
-from ._backend import as_1d_float, finite_theta
+from ._backend import Array, as_1d_float, finite_theta
 from ._core import Optimizer, finite_result
 from .constant import _arrays, _moments_fit
 from .rate_control import PathRateControl
@@ -144,7 +144,7 @@ class Clara(Optimizer):
         """The damping d; ``"auto"`` is 2 sqrt(sum_b sigma_b^2), the exact null spread of P doubled."""
         return self._rule.damping(sizes)
 
-    def init(self, theta) -> ClaraState:
+    def init(self, theta: Array) -> ClaraState:
         xp = as_1d_float(theta)
         finite_theta(xp, theta, "to start from")
         sizes = self._rule._sizes(theta)
@@ -152,7 +152,7 @@ class Clara(Optimizer):
                           reference=self.reference_at(0, sizes) if not self.transient else 0.0,
                           multiplier=1.0, d=self.damping(sizes), direction=self.direction.init(theta))
 
-    def update(self, theta, g, state: ClaraState, *, loss=None):
+    def update(self, theta: Array, g: Array, state: ClaraState, *, loss=None):
         xp = as_1d_float(theta)
         self.check_state(state, theta)
         # (A1-A8): propose, move with the current eta, cumulate, adapt eta after the move

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import _validate as V
-from ._backend import as_1d_float, check_gradient, finite_theta
+from ._backend import Array, as_1d_float, check_gradient, finite_theta
 from ._core import Optimizer, finite_result
 from .directions import adam_direction, sgd_direction
 
@@ -50,11 +50,11 @@ class ConstantRate(Optimizer):
     def name(self) -> str:
         return self.direction.name
 
-    def init(self, theta) -> ConstantRateState:
+    def init(self, theta: Array) -> ConstantRateState:
         finite_theta(as_1d_float(theta), theta, "to start from")
         return ConstantRateState(t=0, eta=self.eta0, direction=self.direction.init(theta))
 
-    def update(self, theta, g, state: ConstantRateState, *, loss=None):
+    def update(self, theta: Array, g: Array, state: ConstantRateState, *, loss=None):
         as_1d_float(theta)
         self.check_state(state, theta)
         xp = as_1d_float(theta)

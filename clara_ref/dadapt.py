@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import _validate as V
-from ._backend import as_1d_float, dot, finite_theta, norm, sq_norm
+from ._backend import Array, as_1d_float, dot, finite_theta, norm, sq_norm
 from ._core import Optimizer, begin_update, finite_result, guard_rate
 
 __all__ = ["DAdaptSGD", "DAdaptSGDState", "DAdaptAdam", "DAdaptAdamState", "dadapt_sgd", "dadapt_adam"]
@@ -111,13 +111,13 @@ class DAdaptSGD(Optimizer):
                   growth_rate=_growth(self.growth_rate))
         V.rate_scale(self.d0, self.lr)
 
-    def init(self, theta) -> DAdaptSGDState:
+    def init(self, theta: Array) -> DAdaptSGDState:
         xp = as_1d_float(theta)
         finite_theta(xp, theta, "to start from")
         return DAdaptSGDState(t=0, eta=self.d0 * self.lr, d=self.d0, d_hat=self.d0, numerator=0.0, g0_norm=0.0,
                               x0=xp.asarray(theta, copy=True), s=xp.zeros_like(theta))
 
-    def update(self, theta, g, state: DAdaptSGDState, *, loss=None):
+    def update(self, theta: Array, g: Array, state: DAdaptSGDState, *, loss=None):
         as_1d_float(theta)
         self.check_state(state, theta)
         xp = begin_update(theta, g, state)
@@ -201,13 +201,13 @@ class DAdaptAdam(Optimizer):
                   growth_rate=_growth(self.growth_rate))
         V.rate_scale(self.d0, self.lr)
 
-    def init(self, theta) -> DAdaptAdamState:
+    def init(self, theta: Array) -> DAdaptAdamState:
         xp = as_1d_float(theta)
         finite_theta(xp, theta, "to start from")
         z = xp.zeros_like(theta)
         return DAdaptAdamState(t=0, eta=self.d0 * self.lr, d=self.d0, d_hat=self.d0, numerator=0.0, s=z, m=z, v=z)
 
-    def update(self, theta, g, state: DAdaptAdamState, *, loss=None):
+    def update(self, theta: Array, g: Array, state: DAdaptAdamState, *, loss=None):
         as_1d_float(theta)
         self.check_state(state, theta)
         xp = begin_update(theta, g, state)

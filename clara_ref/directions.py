@@ -50,7 +50,7 @@ from typing import Any, NamedTuple
 
 from . import _validate as V
 from . import reference as R
-from ._backend import array_namespace
+from ._backend import Array, array_namespace
 
 __all__ = ["Direction", "SGDDirection", "AdamDirection", "SGDDirectionState", "AdamDirectionState",
            "sgd_direction", "adam_direction"]
@@ -82,10 +82,10 @@ class Direction:
 
     name = "direction"
 
-    def init(self, theta):  # pragma: no cover - every direction overrides
+    def init(self, theta: Array):  # pragma: no cover - every direction overrides
         raise NotImplementedError
 
-    def propose(self, theta, g, state):  # pragma: no cover - every direction overrides
+    def propose(self, theta: Array, g: Array, state):  # pragma: no cover - every direction overrides
         raise NotImplementedError
 
     def gradient(self, theta, g):
@@ -117,7 +117,7 @@ class SGDDirection(Direction):
     def __post_init__(self):                     # the fields are checked here, so SGDDirection(...) is safe too
         object.__setattr__(self, "weight_decay", V.nonnegative("weight_decay", self.weight_decay))
 
-    def init(self, theta) -> SGDDirectionState:
+    def init(self, theta: Array) -> SGDDirectionState:
         return SGDDirectionState(t=0)
 
     def null_mean(self, c, n, t):
@@ -126,7 +126,7 @@ class SGDDirection(Direction):
     def null_std(self, c, n):
         return 0.0 if n is None else R.random_walk_std(c, n)   # (R2)
 
-    def propose(self, theta, g, state: SGDDirectionState):
+    def propose(self, theta: Array, g: Array, state: SGDDirectionState):
         return self.gradient(theta, g), SGDDirectionState(t=state.t + 1)  # (G1, G2)
 
 
@@ -147,7 +147,7 @@ class AdamDirection(Direction):
         object.__setattr__(self, "eps", V.nonnegative("eps", self.eps))
         object.__setattr__(self, "weight_decay", V.nonnegative("weight_decay", self.weight_decay))
 
-    def init(self, theta) -> AdamDirectionState:
+    def init(self, theta: Array) -> AdamDirectionState:
         xp = array_namespace(theta)
         return AdamDirectionState(t=0, m=xp.zeros_like(theta), v=xp.zeros_like(theta))
 
@@ -157,7 +157,7 @@ class AdamDirection(Direction):
     def null_std(self, c, n):
         return R.adam_path_std(self, c, n)               # (R6), or a cached Monte Carlo below n = 32
 
-    def propose(self, theta, g, state: AdamDirectionState):
+    def propose(self, theta: Array, g: Array, state: AdamDirectionState):
         xp = array_namespace(g)
         t = state.t + 1
         g = self.gradient(theta, g)                                      # (E1)

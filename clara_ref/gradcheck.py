@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate as V
+from ._backend import Array
 
 __all__ = ["numerical_grad", "gradcheck"]
 
@@ -47,7 +48,7 @@ def _point(x) -> np.ndarray:
     return x
 
 
-def gradcheck(f, grad, x, h: float = 1e-6) -> float:
+def gradcheck(f, grad, x: Array, h: float = 1e-6) -> float:
     """Relative error |grad(x) - numerical| / max(|grad(x)|, |numerical|, 1e-12) (norm-wise).
 
     >>> gradcheck(lambda x: float(np.sum(np.sin(x))), np.cos, np.array([0.3, 1.0])) < 1e-8

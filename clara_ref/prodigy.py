@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from . import _validate as V
-from ._backend import as_1d_float, dot, finite_theta
+from ._backend import Array, as_1d_float, dot, finite_theta
 from ._core import Optimizer, begin_update, finite_result, guard_rate
 
 __all__ = ["Prodigy", "ProdigyState", "prodigy"]
@@ -109,14 +109,14 @@ class Prodigy(Optimizer):
                   growth_rate=V.in_range("growth_rate", self.growth_rate, 1.0, math.inf, lo_open=False, hi_open=False))
         V.rate_scale(self.d0, self.lr)
 
-    def init(self, theta) -> ProdigyState:
+    def init(self, theta: Array) -> ProdigyState:
         xp = as_1d_float(theta)
         finite_theta(xp, theta, "to start from")
         z = xp.zeros_like(theta)
         return ProdigyState(t=0, eta=self.d0 * self.lr, d=self.d0, d_hat=self.d0, d_max=self.d0, numerator=0.0,
                             x0=xp.asarray(theta, copy=True), s=z, m=z, v=z)
 
-    def update(self, theta, g, state: ProdigyState, *, loss=None):
+    def update(self, theta: Array, g: Array, state: ProdigyState, *, loss=None):
         as_1d_float(theta)
         self.check_state(state, theta)
         xp = begin_update(theta, g, state)

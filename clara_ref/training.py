@@ -24,8 +24,9 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _validate as V
-from .errors import LearningRateError, NonFiniteGradientError, NonFiniteStateError, RateFloorError
+from ._backend import Array
 from .data import minibatches
+from .errors import LearningRateError, NonFiniteGradientError, NonFiniteStateError, RateFloorError
 
 __all__ = ["train", "optimize", "TrainResult", "OptimizeResult", "DIVERGENCE_FACTOR"]
 
@@ -183,7 +184,7 @@ class OptimizeResult(NamedTuple):
     divergence: str | None = None
 
 
-def optimize(objective, optimizer, *, steps: int, seed: int = 0, x0=None,
+def optimize(objective, optimizer, *, steps: int, seed: int = 0, x0: Array | None = None,
              divergence_factor: float | None = DIVERGENCE_FACTOR) -> OptimizeResult:
     """Minimise ``objective`` (``clara_ref.objectives.get``) for ``steps`` noisy-gradient steps.
 

@@ -31,3 +31,19 @@ def test_every_public_name_exists_and_the_readme_names_it():
     for name in cr.__all__:
         assert hasattr(cr, name), name
         assert name == "__version__" or name in readme, f"{name} is exported but the README never names it"
+
+
+def test_the_optimizers_array_arguments_carry_a_type():
+    """Every optimizer's init and update, and every direction's propose, annotate their arrays as ``Array`` (a NumPy
+    or array-API array; clara_ref._backend), which py.typed makes visible to a user's type checker."""
+    import inspect
+
+    optimizers = [cr.sgd(0.1), cr.adam(0.1), cr.clara(cr.sgd_direction(), 0.1), cr.alera(cr.adam_direction(), 0.1),
+                  cr.salera(cr.adam_direction(), 0.1), cr.dadapt_sgd(), cr.dadapt_adam(), cr.prodigy()]
+    for opt in optimizers:
+        for method, names in ((opt.init, ("theta",)), (opt.update, ("theta", "g"))):
+            params = inspect.signature(method).parameters
+            assert all(params[n].annotation in ("Array", cr._backend.Array) for n in names), (opt, method)
+    for direction in (cr.sgd_direction(), cr.adam_direction()):
+        params = inspect.signature(direction.propose).parameters
+        assert params["theta"].annotation == "Array" and params["g"].annotation == "Array"
