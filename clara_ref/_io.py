@@ -11,9 +11,12 @@ whose writer is gone, and never one that a live process is still writing."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import re
 import tempfile
+import threading
 from typing import Callable
 
 __all__ = ["atomic_write", "remove_stale_temporaries"]
@@ -32,19 +35,45 @@ def atomic_write(path, write: Callable, *, binary: bool = False) -> None:
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.{os.getpid()}.",
-                               suffix=".tmp")
+    with _interrupts_held():
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.{os.getpid()}.",
+                                   suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb" if binary else "w") as fh:
+                write(fh)
+                fh.flush()
+                os.chmod(fh.fileno(), 0o666 & ~_umask())        # what open() would have given the file
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+
+@contextlib.contextmanager
+def _interrupts_held():
+    """Hold Ctrl-C and SIGTERM while a file is written and deliver them once it is in place (or its temporary is
+    removed): a KeyboardInterrupt raised between creating the temporary and the ``try`` that removes it used to
+    leave the temporary behind. Python runs signal handlers in the main thread only, so this holds them there by
+    swapping the handlers for ones that record the signal; elsewhere it does nothing. Only SIGKILL can leave a
+    temporary (its name carries the writer's process id, and :func:`remove_stale_temporaries` removes it later)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived = []
+    old = {s: signal.signal(s, lambda signum, frame: arrived.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with os.fdopen(fd, "wb" if binary else "w") as fh:
-            write(fh)
-            fh.flush()
-            os.chmod(fh.fileno(), 0o666 & ~_umask())        # what open() would have given the file
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        for s in arrived:                                # as if it came now, to the handler that was there
+            handler = old[s]
+            if callable(handler):
+                handler(s, None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(s)
 
 
 def _umask() -> int:

@@ -504,3 +504,22 @@ def test_an_interrupt_while_the_report_is_written_leaves_it_complete(tmp_path, m
     text = (tmp_path / "report.md").read_text()
     assert text.rstrip().endswith(".png`") and "## Files" in text and (tmp_path / "claims.json").exists()
     assert "interrupted while the summary and report were written: they were finished first" in capsys.readouterr().err
+
+
+def test_an_interrupt_during_a_write_arrives_after_the_file_is_in_place(tmp_path):
+    """Ctrl-C while atomic_write writes is held until the file is whole and its temporary gone, then raised:
+    a KeyboardInterrupt between creating the temporary and the cleanup used to leave a .tmp behind."""
+    import os
+    import signal
+
+    from clara_ref._io import atomic_write
+
+    def write(fh):
+        fh.write("part one, ")
+        os.kill(os.getpid(), signal.SIGINT)          # arrives mid-write
+        fh.write("part two")
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(tmp_path / "f.txt", write)
+    assert (tmp_path / "f.txt").read_text() == "part one, part two"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
