@@ -508,7 +508,9 @@ def test_an_interrupt_while_the_report_is_written_leaves_it_complete(tmp_path, m
 
 def test_an_interrupt_during_a_write_arrives_after_the_file_is_in_place(tmp_path):
     """Ctrl-C while atomic_write writes is held until the file is whole and its temporary gone, then raised:
-    a KeyboardInterrupt between creating the temporary and the cleanup used to leave a .tmp behind."""
+    a KeyboardInterrupt between creating the temporary and the cleanup used to leave a .tmp behind. (Python's own
+    Ctrl-C handler is installed for the test: a process started in the background of a shell inherits SIGINT
+    ignored, and then nothing would be raised.)"""
     import os
     import signal
 
@@ -519,7 +521,11 @@ def test_an_interrupt_during_a_write_arrives_after_the_file_is_in_place(tmp_path
         os.kill(os.getpid(), signal.SIGINT)          # arrives mid-write
         fh.write("part two")
 
-    with pytest.raises(KeyboardInterrupt):
-        atomic_write(tmp_path / "f.txt", write)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            atomic_write(tmp_path / "f.txt", write)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert (tmp_path / "f.txt").read_text() == "part one, part two"
     assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
