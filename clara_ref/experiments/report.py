@@ -19,7 +19,8 @@ from .._io import atomic_write
 from . import claims as claims_mod
 from .figures import write_figures
 from .grid import NULL_BURN_IN, TASKS
-from .tables import PATH_RULES, _d_text, _label_order, _tasks, cell_text, outcomes, write_claims, write_summary
+from .optimizers import PATH_RULES
+from .tables import _d_text, _label_order, _tasks, cell_text, outcomes, write_claims, write_summary
 
 __all__ = ["write_summary", "write_figures", "write_report", "write_claims", "outcomes", "cell_text",
            "claims_table"]

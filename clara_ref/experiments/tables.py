@@ -14,7 +14,6 @@ import numpy as np
 from .._io import atomic_write
 from .grid import OPTIMIZERS, TASKS
 
-from .optimizers import CLARA_NAMES, PATH_RULES  # noqa: F401 (the report's names for them)
 
 
 def outcomes(records) -> dict:
