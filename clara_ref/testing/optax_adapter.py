@@ -8,6 +8,8 @@ from typing import Callable
 
 import numpy as np
 
+from .quantities import port_result
+
 __all__ = ["optax_port", "OptaxPort", "CACHE_SIZE"]
 
 #: compiled (init, update) pairs kept, least recently used first out: each holds about 5 MB of XLA code, so the
@@ -120,14 +122,7 @@ class OptaxPort:
             grads = self.unravel(jnp.asarray(g, dtype=self.dtype))
             self.params, self.state = self.update_fn(self.hp, self.state, self.params, grads)
             theta = np.asarray(ravel_pytree(self.params)[0]).astype(self.np_dtype)
-            if self.eta_of is None and self.intermediates_of is None:
-                return theta
-            out = {"theta": theta}
-            if self.eta_of is not None:
-                out["eta"] = float(self.eta_of(self.state))
-            if self.intermediates_of is not None:
-                out.update({k: np.asarray(v) for k, v in self.intermediates_of(self.state).items()})
-        return out
+            return port_result(theta, self.state, self.eta_of, self.intermediates_of, convert=np.asarray)
 
     @property
     def box(self) -> dict:

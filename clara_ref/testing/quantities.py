@@ -23,6 +23,20 @@ def relative_deviation(port, ref) -> float:
     return float(np.max(np.abs(port - ref))) / denom if ref.size else 0.0
 
 
+def port_result(theta, source, eta_of=None, intermediates_of=None, convert=lambda v: v):
+    """What an adapter's step returns, the form ``_unpack`` reads: theta alone, or with the rate
+    ``eta_of(source)`` and the named quantities ``intermediates_of(source)`` (each passed through ``convert``)
+    when the port exposes them (``source``: the torch optimizer, or the optax state)."""
+    if eta_of is None and intermediates_of is None:
+        return theta
+    out = {"theta": theta}
+    if eta_of is not None:
+        out["eta"] = float(eta_of(source))
+    if intermediates_of is not None:
+        out.update({k: convert(v) for k, v in intermediates_of(source).items()})
+    return out
+
+
 def _unpack(out, k: int) -> dict:
     """A port's return value as a dict with at least ``theta``."""
     if isinstance(out, dict):

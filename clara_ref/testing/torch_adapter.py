@@ -8,6 +8,7 @@ from typing import Callable
 
 import numpy as np
 
+from .quantities import port_result
 from .shapes import layout
 
 __all__ = ["torch_port", "TorchPort"]
@@ -80,15 +81,7 @@ class TorchPort:
             start += n
         self.optimizer.step()
         self._check_tensors(given)
-        theta = self._theta()
-        if self.eta_of is None and self.intermediates_of is None:
-            return theta
-        out = {"theta": theta}
-        if self.eta_of is not None:
-            out["eta"] = float(self.eta_of(self.optimizer))
-        if self.intermediates_of is not None:
-            out.update(self.intermediates_of(self.optimizer))
-        return out
+        return port_result(self._theta(), self.optimizer, self.eta_of, self.intermediates_of)
 
     def _check_tensors(self, given):
         torch = self._torch
