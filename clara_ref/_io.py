@@ -19,7 +19,7 @@ import tempfile
 import threading
 from typing import Callable
 
-__all__ = ["atomic_write", "remove_stale_temporaries"]
+__all__ = ["atomic_write", "remove_stale_temporaries", "signals_held"]
 
 _TEMPORARY = re.compile(r"^\..+\.(\d+)\.[^.]+\.tmp$")
 
@@ -35,7 +35,7 @@ def atomic_write(path, write: Callable, *, binary: bool = False) -> None:
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
-    with _interrupts_held():
+    with signals_held():
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.{os.getpid()}.",
                                    suffix=".tmp")
         try:
@@ -52,23 +52,26 @@ def atomic_write(path, write: Callable, *, binary: bool = False) -> None:
 
 
 @contextlib.contextmanager
-def _interrupts_held():
-    """Hold Ctrl-C and SIGTERM while a file is written and deliver them once it is in place (or its temporary is
-    removed): a KeyboardInterrupt raised between creating the temporary and the ``try`` that removes it used to
-    leave the temporary behind. Python runs signal handlers in the main thread only, so this holds them there by
-    swapping the handlers for ones that record the signal; elsewhere it does nothing. Only SIGKILL can leave a
-    temporary (its name carries the writer's process id, and :func:`remove_stale_temporaries` removes it later)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+def signals_held(*, deliver: bool = True):
+    """Hold Ctrl-C and SIGTERM for the duration of the block and yield the list of those that arrived meanwhile;
+    with ``deliver``, hand each to the handler that was there once the block is done, as if it came then.
+
+    ``atomic_write`` holds them while a file is written (a KeyboardInterrupt between creating the temporary and the
+    ``try`` that removes it used to leave the temporary behind); the CLI holds them, undelivered, while it writes
+    the summary and report, and then says what arrived. Python runs signal handlers in the main thread only, so the
+    handlers are swapped there for ones that record the signal; in another thread this holds nothing. Only SIGKILL
+    can leave a temporary (its name carries the writer's process id; :func:`remove_stale_temporaries`)."""
     arrived = []
+    if threading.current_thread() is not threading.main_thread():
+        yield arrived
+        return
     old = {s: signal.signal(s, lambda signum, frame: arrived.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield arrived
     finally:
         for s, handler in old.items():
             signal.signal(s, handler)
-        for s in arrived:                                # as if it came now, to the handler that was there
+        for s in arrived if deliver else ():             # as if it came now, to the handler that was there
             handler = old[s]
             if callable(handler):
                 handler(s, None)

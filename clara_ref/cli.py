@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shlex
 import sys
@@ -76,6 +75,7 @@ def _parser():
 
 
 def _reproduce(args, argv) -> int:
+    from ._io import signals_held
     from .errors import ClusterError
     from .experiments import claims, decide, grid, runner
 
@@ -138,13 +138,13 @@ def _reproduce(args, argv) -> int:
         # keep what finished: write the summary and report of the runs on disk, then stop
         done = [s for s in done_specs if os.path.exists(os.path.join(args.out, "runs", s.run_id + ".json"))]
         if done:
-            with _signals_deferred():
+            with signals_held(deliver=False):
                 _write_outputs(runner.load_records(args.out, done), args, preset, command, t0, 0, None,
                                interrupted=True)
         print(f"interrupted: {len(done)} of {len(done_specs)} runs finished and are kept (summary and report of "
               "them written); a rerun resumes", file=sys.stderr)
         return 130
-    with _signals_deferred() as arrived:
+    with signals_held(deliver=False) as arrived:   # a complete report first, then exit 130
         # every run this command did not compute itself was resumed (or finished by another sweep on the folder)
         path, results = _write_outputs(records, args, preset, command, t0, len(records) - stats.get("computed", 0),
                                        decision)
@@ -166,27 +166,6 @@ def _reproduce(args, argv) -> int:
             (", borderline)" if c.borderline and c.verdict != claims.UNDECIDED_VERDICT else ")")
         print(f"  {c.id}: {c.verdict}{extra}")
     return 0
-
-
-@contextlib.contextmanager
-def _signals_deferred():
-    """Hold Ctrl-C and SIGTERM while the outputs are written, so that an interrupt there leaves a complete
-    report.md (each file is replaced atomically, so an earlier one stays whole until then); yields the list of
-    signals that arrived meanwhile."""
-    import signal
-    import threading
-
-    arrived = []
-    if threading.current_thread() is not threading.main_thread():
-        yield arrived
-        return
-    previous = {s: signal.signal(s, lambda signum, frame: arrived.append(signum))
-                for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield arrived
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
 
 
 def _write_outputs(records, args, preset, command, t0, resumed, decision, *, interrupted=False):
