@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -255,6 +256,7 @@ def _walk_to(node, names):
     return node
 
 
+@lru_cache(maxsize=256)
 def block_slices(sizes: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
     """(start, stop) of each block of a flat vector.
 
@@ -277,6 +279,8 @@ def block_sq_norms(xp, x, slices) -> list[float]:
     """
     if len(slices) == 1:
         return [sq_norm(xp, x)]
+    if xp is np:                # sq_norm's own line, inlined: called for every block at every update
+        return [float(np.dot(x[a:b], x[a:b])) for a, b in slices]
     return [sq_norm(xp, x[a:b]) for a, b in slices]
 
 

@@ -273,7 +273,7 @@ class ConvNet:
         for a in range(0, X.shape[0], self.EVAL_ROWS):
             rows = X[a:a + self.EVAL_ROWS]
             logits = self._forward(theta, rows)[2][-1]
-            total += rows.shape[0] * _softmax_xent(xp, logits, xp.asarray(y[a:a + self.EVAL_ROWS]))[0]
+            total += rows.shape[0] * _softmax_xent(xp, logits, xp.asarray(y[a:a + self.EVAL_ROWS]), grad=False)[0]
         return total / X.shape[0]
 
     def predict(self, theta, X):

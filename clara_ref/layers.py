@@ -50,10 +50,11 @@ def check_labels(xp, y, batch: int, classes: int, source: str = "X and the model
                          f"[{int(xp.min(y))}, {int(xp.max(y))}]")
 
 
-def _softmax_xent(xp, logits, y):
-    """(M2, M3) on inputs already checked (the models check their data once per public call)."""
+def _softmax_xent(xp, logits, y, *, grad: bool = True):
+    """(M2, M3) on inputs already checked (the models check their data once per public call); ``grad=False``
+    computes the loss alone (the same lines, so the same bits), for the loss of a forward pass."""
     if xp is np:
-        return _softmax_cross_entropy_numpy(logits, y)
+        return _softmax_cross_entropy_numpy(logits, y, grad)
     B, K = logits.shape
     labels = xp.reshape(y, (B, 1))
     shifted = logits - xp.max(logits, axis=1, keepdims=True)
@@ -61,23 +62,29 @@ def _softmax_xent(xp, logits, y):
     z = xp.sum(e, axis=1, keepdims=True)
     # -mean_i log softmax(logits_i)[y_i] = mean_i (log z_i - shifted_{i, y_i})                       (M2)
     loss = float(xp.sum(xp.log(z)) - xp.sum(xp.take_along_axis(shifted, labels, axis=1))) / B
+    if not grad:
+        return loss, None
     onehot = xp.astype(labels == xp.reshape(xp.arange(K), (1, K)), logits.dtype)
     return loss, (e / z - onehot) * (1.0 / B)                                  # (M3) (softmax - onehot(y)) / B
 
 
-def _softmax_cross_entropy_numpy(logits, y):
+def _softmax_cross_entropy_numpy(logits, y, grad=True):
     """The same lines for NumPy arrays, with array methods and fancy indexing instead of the namespace's functions:
     the same operations in the same order, so the same bits (tests/test_models.py), at half the cost per call on
-    a minibatch (the namespace's wrappers cost more than the arithmetic on 32 x 10 logits)."""
-    B, K = logits.shape
+    a minibatch (the namespace's wrappers cost more than the arithmetic on 32 x 10 logits). The one-hot row is
+    subtracted as 1 at (i, y_i) alone: x - 0 = x exactly elsewhere, so these are the bits of softmax - onehot."""
+    B = logits.shape[0]
+    rows = np.arange(B)
     shifted = logits - logits.max(axis=1, keepdims=True)
     e = np.exp(shifted)
     z = e.sum(axis=1, keepdims=True)
-    loss = float(np.log(z).sum() - shifted[np.arange(B), y].sum()) / B          # (M2)
-    grad = e / z
-    grad -= (y[:, None] == np.arange(K)).astype(logits.dtype)                   # (M3) softmax - onehot(y)
-    grad *= 1.0 / B
-    return loss, grad
+    loss = float(np.log(z).sum() - shifted[rows, y].sum()) / B                  # (M2)
+    if not grad:
+        return loss, None
+    d = e / z
+    d[rows, y] -= 1.0                                                           # (M3) softmax - onehot(y)
+    d *= 1.0 / B
+    return loss, d
 
 
 #: what a model's data check is given for "no labels" (forward passes), so that y=None is refused like any bad y

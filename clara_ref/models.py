@@ -98,16 +98,31 @@ class Model:
     def logits(self, theta, X) -> np.ndarray:
         """Forward pass (M1)."""
         X, _ = self._check_data(X)
+        return self._forward(theta, X)
+
+    def _forward(self, theta, X):
+        # One fresh array per layer, the bias and the ReLU applied in place: on a whole data set (the per-epoch
+        # losses and accuracies) each temporary is hundreds of kB, and three per layer cost more in page faults
+        # than the arithmetic (benchmarks/mlp_throughput.py). The same operations, so the same bits.
         Ws, bs = self._unpack(theta)
         a = X
         for l, (W, b) in enumerate(zip(Ws, bs)):
-            z = a @ W + b
-            a = np.maximum(z, 0.0) if l < len(Ws) - 1 else z
+            z = a @ W
+            z += b                                                   # (M1) z_l = a_{l-1} W_l + b_l
+            a = np.maximum(z, 0.0, out=z) if l < len(Ws) - 1 else z  # (M1) a_l = relu(z_l)
         return a
 
     def loss_and_grad(self, theta, X, y):
         """Mean softmax cross-entropy over the batch and its gradient wrt theta (M1-M5)."""
         X, y = self._check_data(X, y)
+        return self.loss_and_grad_checked(theta, X, y)
+
+    def loss_and_grad_checked(self, theta, X, y):
+        """:meth:`loss_and_grad` on data already checked: ``X`` a real floating (batch, n_in) array and ``y``
+        integer labels in [0, classes) of shape (batch,), for example rows of a set that :meth:`loss` accepted
+        (``clara_ref.training.train`` has its training set checked once per run, by its first full loss, not once
+        per minibatch: the checks cost as much as the softmax on a digits minibatch). Only theta's shape is
+        checked here."""
         Ws, bs = self._unpack(theta)
         acts, pre = [X], []
         for l, (W, b) in enumerate(zip(Ws, bs)):
@@ -119,7 +134,7 @@ class Model:
         g = np.empty(self.n_params, dtype=np.result_type(theta.dtype, X.dtype))
         dWs, dbs = self._unpack(g)                                   # views of g: each gradient written in place
         for l in range(len(Ws) - 1, -1, -1):
-            np.sum(dz, axis=0, out=dbs[l])                           # (M4) db_l
+            dz.sum(axis=0, out=dbs[l])                               # (M4) db_l
             np.matmul(acts[l].T, dz, out=dWs[l])                     # (M4) dW_l
             if l > 0:
                 dz = dz @ Ws[l].T                                    # (M4) da_{l-1}
@@ -129,7 +144,7 @@ class Model:
     def loss(self, theta, X, y) -> float:
         """Mean softmax cross-entropy over the batch (forward pass only, M1-M2)."""
         X, y = self._check_data(X, y)
-        return _softmax_xent(np, self.logits(theta, X), y)[0]
+        return _softmax_xent(np, self._forward(theta, X), y, grad=False)[0]
 
     def predict(self, theta, X) -> np.ndarray:
         """Predicted class labels."""

@@ -141,7 +141,10 @@ def train(model, optimizer, data, *, epochs: int, batch_size: int = 128, seed: i
     rng = np.random.default_rng(seed)
     theta = model.init(rng).astype(dtype, copy=False)
     state = optimizer.init(theta)
-    losses = [model.loss(theta, X, y)]
+    losses = [model.loss(theta, X, y)]             # also checks X and y (shapes, dtype, labels), once per run
+    # The minibatches are rows of X and y, so a model that offers it computes their gradients without checking them
+    # again (clara_ref.models.Model.loss_and_grad_checked); any other model's loss_and_grad is called as it is.
+    loss_and_grad = getattr(model, "loss_and_grad_checked", model.loss_and_grad)
     accs = [model.accuracy(theta, X_test, y_test)]
     etas = [state.eta]
     signal = [_path_signal(state)]
@@ -149,7 +152,7 @@ def train(model, optimizer, data, *, epochs: int, batch_size: int = 128, seed: i
         try:
             with np.errstate(over="ignore", invalid="ignore"):
                 for Xb, yb in minibatches(X, y, batch_size, rng):
-                    loss, g = model.loss_and_grad(theta, Xb, yb)
+                    loss, g = loss_and_grad(theta, Xb, yb)
                     theta, state = optimizer.update(theta, g, state, loss=loss)
                 full_loss = model.loss(theta, X, y)
             if not math.isfinite(full_loss) or not np.all(np.isfinite(theta)):

@@ -152,6 +152,19 @@ def test_forward_loss_equals_loss_and_grad():
     assert m.loss(theta, X, y) == m.loss_and_grad(theta, X, y)[0]
 
 
+def test_the_training_loops_unchecked_gradient_is_loss_and_grad_and_bad_data_is_still_refused():
+    """train checks its data once (its first full loss) and then calls loss_and_grad_checked on the minibatches:
+    the same bits as loss_and_grad, and a bad label is refused by train before any step, as before."""
+    m = cr.models.mlp((5, 7, 3))
+    rng = np.random.default_rng(5)
+    theta, X, y = m.init(rng).astype(np.float32), rng.standard_normal((9, 5)).astype(np.float32), rng.integers(0, 3, 9)
+    loss, g = m.loss_and_grad(theta, X, y)
+    loss_c, g_c = m.loss_and_grad_checked(theta, X, y)
+    assert loss == loss_c and np.array_equal(g, g_c) and g_c.dtype == np.float32
+    with pytest.raises(ValueError, match="labels must lie in"):
+        cr.train(m, cr.sgd(0.1), (X, np.where(y == 0, 3, y), X, y), epochs=1)
+
+
 def test_the_numpy_paths_compute_the_same_bits_as_the_array_api_path():
     """NumPy arrays take a faster path through softmax_cross_entropy (array methods, fancy indexing) and write the
     MLP's gradient into one buffer; both are the same operations in the same order, so they must give the very
