@@ -113,6 +113,19 @@ def _curves(runs, key):
     return out
 
 
+def _nan_percentiles(c, qs) -> np.ndarray:
+    """``np.nanpercentile(c, qs, axis=0)``, the same numbers, vectorised: the columns are sorted (NaN last) and
+    grouped by how many values they hold, and each group's first k rows go through one ``np.percentile``.
+    (``nanpercentile`` along an axis loops over the columns in Python: 30 s of the paper report's figures.)"""
+    out = np.full((len(qs), c.shape[1]), np.nan)
+    ordered = np.sort(c, axis=0)                                  # NaN sort last
+    counts = np.sum(~np.isnan(c), axis=0)
+    for k in np.unique(counts[counts > 0]):
+        cols = counts == k
+        out[:, cols] = np.percentile(ordered[:k, cols], qs, axis=0)
+    return out
+
+
 def _eta_figure(plt, task_name, recs, labels, out_dir):
     """eta_<task>.png: one panel per path rule, one curve per initial rate: median and IQR of eta over seeds."""
     moves = {r["label"] for r in recs if r["optimizer"] in PATH_RULES}
@@ -132,7 +145,7 @@ def _eta_figure(plt, task_name, recs, labels, out_dir):
                 continue
             with np.errstate(all="ignore"):
                 c = _curves(runs, "eta")
-                med, lo, hi = (_plottable(np.nanpercentile(c, q, axis=0)) for q in (50, 25, 75))
+                med, lo, hi = map(_plottable, _nan_percentiles(c, (50, 25, 75)))
             x = np.arange(len(med))
             ax.plot(x, med, color=colour, lw=1.2, label=f"{e:g}")
             ax.fill_between(x, lo, hi, color=colour, alpha=0.2, lw=0)
