@@ -12,7 +12,7 @@
     relu:      a = max(z, 0);   dz = da [z > 0]                                        (N6)
     max-pool (2 x 2, stride 2): out = max over each window; the gradient goes to the first maximum of its window
         (row-major order, as torch.nn.MaxPool2d)                                       (N7)
-    dense layers, softmax cross-entropy: ``clara_ref.models`` (M1-M5, its ``softmax_cross_entropy``)
+    dense layers, softmax cross-entropy: ``clara_ref.layers`` (M1-M5), shared with ``clara_ref.models``
 
 The paper's network (the CLARA authors' ``src/models.py``; arXiv 2508.05408) on 3 x 32 x 32 images::
 
@@ -39,7 +39,7 @@ import numpy as np
 
 from . import _validate as V
 from ._backend import array_namespace, is_array
-from .layers import NO_LABELS, _softmax_xent, check_labels
+from .layers import NO_LABELS, _softmax_xent, check_labels, dense_backward, dense_forward
 
 __all__ = ["ConvNet", "cnn", "paper_cnn", "conv3x3_forward", "conv3x3_backward", "maxpool2_forward",
            "maxpool2_backward"]
@@ -52,7 +52,7 @@ def _im2col(xp, x):
     B, C, H, W = x.shape
     pad = xp.zeros((B, C, H + 2, W + 2), dtype=x.dtype)
     pad[:, :, 1:H + 1, 1:W + 1] = x
-    cols = xp.stack([pad[:, :, i:i + H, j:j + W] for i, j in _OFFSETS], axis=2)     # (B, C, 9, H, W)
+    cols = xp.stack([pad[:, :, i:i + H, j:j + W] for i, j in _OFFSETS], axis=2)     # (N1): (B, C, 9, H, W)
     return xp.reshape(cols, (B, C * 9, H * W))
 
 
@@ -80,9 +80,9 @@ def conv3x3_backward(dz, cols, weight, x_shape):
     O = weight.shape[0]
     dz = xp.reshape(dz, (B, O, H * W))
     dbias = xp.sum(dz, axis=(0, 2))                                             # (N3)
-    # (N4): one product per image, dz_b (O, H W) @ cols_b^T (H W, C 9), summed over the batch (the transpose is
-    # a view: no copy of the large cols)
-    dweight = xp.reshape(xp.sum(dz @ xp.matrix_transpose(cols), axis=0), (O, C, 3, 3))
+    # one product per image, dz_b (O, H W) @ cols_b^T (H W, C 9), summed over the batch (the transpose is a view:
+    # no copy of the large cols)
+    dweight = xp.reshape(xp.sum(dz @ xp.matrix_transpose(cols), axis=0), (O, C, 3, 3))      # (N4)
     dcols = xp.reshape(xp.matrix_transpose(xp.reshape(weight, (O, C * 9))) @ dz, (B, C, 9, H, W))   # (N5)
     dpad = xp.zeros((B, C, H + 2, W + 2), dtype=dz.dtype)
     for k, (i, j) in enumerate(_OFFSETS):
@@ -222,12 +222,7 @@ class ConvNet:
             a = r
         h = xp.reshape(a, (a.shape[0], -1))                                        # flatten (C, H, W)
         dense = params[2 * len(self.convs):]
-        acts, pre = [h], []
-        for l in range(len(dense) // 2):
-            z = acts[-1] @ dense[2 * l] + dense[2 * l + 1]                         # (M1)
-            pre.append(z)
-            acts.append(xp.maximum(z, 0.0) if l < len(dense) // 2 - 1 else z)
-        return params, tape, acts, pre
+        return params, tape, dense_forward(xp, h, dense[0::2], dense[1::2])       # layers.py's M1
 
     #: rows per forward pass when evaluating a whole dataset: im2col makes C 9 copies of every activation, so
     #: CIFAR-10's 50,000 training images at once would take tens of GB
@@ -244,17 +239,12 @@ class ConvNet:
         """Mean softmax cross-entropy over the batch and its gradient wrt theta (N1-N7, M1-M5)."""
         xp = array_namespace(theta)
         self._check_data(X, y)
-        params, tape, acts, pre = self._forward(theta, X)
-        loss, dz = _softmax_xent(xp, acts[-1], xp.asarray(y))
-        dense = params[2 * len(self.convs):]
-        L = len(dense) // 2
+        params, tape, acts = self._forward(theta, X)
+        loss, dz = _softmax_xent(xp, acts[-1], xp.asarray(y))                      # layers.py's M2, M3
+        head = 2 * len(self.convs)
         grads = [None] * len(params)
-        for l in range(L - 1, -1, -1):
-            grads[2 * len(self.convs) + 2 * l + 1] = xp.sum(dz, axis=0)           # (M4) db
-            grads[2 * len(self.convs) + 2 * l] = xp.matrix_transpose(acts[l]) @ dz   # (M4) dW
-            dz = dz @ xp.matrix_transpose(dense[2 * l])                            # (M4) da
-            if l > 0:
-                dz = dz * xp.astype(pre[l - 1] > 0, dz.dtype)                      # (M5)
+        dWs, dbs, dz = dense_backward(xp, acts, params[head::2], dz, input_grad=True)   # layers.py's M4, M5
+        grads[head::2], grads[head + 1::2] = dWs, dbs
         da = xp.reshape(dz, (dz.shape[0], *self._spatial))
         for k in range(len(self.convs) - 1, -1, -1):
             entry = tape[k]

@@ -1,10 +1,15 @@
-"""Softmax cross-entropy, shared by the dense models (``clara_ref.models``) and the CNN (``clara_ref.cnn``)::
+"""The dense layers and the softmax cross-entropy, shared by the MLPs (``clara_ref.models``) and the CNN's head
+(``clara_ref.cnn``)::
 
-    loss:      J = -(1/B) sum_i log softmax(logits_i)[y_i]                                            (M2)
-    gradient:  dJ/dlogits = (softmax(logits) - onehot(y)) / B                                         (M3)
+    forward (layer l = 1..L):  z_l = a_{l-1} W_l + b_l,   a_l = relu(z_l) (l < L),   logits = z_L     (M1)
+    loss:                      J = -(1/B) sum_i log softmax(logits_i)[y_i]                             (M2)
+    backward:                  dz_L = dJ/dlogits = (softmax(logits) - onehot(y)) / B                   (M3)
+                               dW_l = a_{l-1}^T dz_l,  db_l = sum_i dz_l,  da_{l-1} = dz_l W_l^T       (M4)
+                               dz_{l-1} = da_{l-1} * [z_{l-1} > 0]                                     (M5)
 
-Computed stably: log softmax = z - max(z) - log sum exp(z - max(z)). Both model modules import it from here, so
-neither imports the other for it.
+Computed stably: log softmax = z - max(z) - log sum exp(z - max(z)). [z > 0] is read as [a > 0] (relu(z) > 0
+exactly where z > 0), so the forward pass keeps only the activations, each layer's bias and ReLU applied in place
+on its fresh product. Both model modules import these functions from here, so neither imports the other.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import numpy as np
 
 from ._backend import array_namespace, is_array
 
-__all__ = ["softmax_cross_entropy", "check_labels", "NO_LABELS"]
+__all__ = ["softmax_cross_entropy", "check_labels", "dense_forward", "dense_backward", "NO_LABELS"]
 
 
 def softmax_cross_entropy(logits, y):
@@ -85,6 +90,47 @@ def _softmax_cross_entropy_numpy(logits, y, grad=True):
     d[rows, y] -= 1.0                                                           # (M3) softmax - onehot(y)
     d *= 1.0 / B
     return loss, d
+
+
+def dense_forward(xp, a, Ws, bs) -> list:
+    """(M1) through every layer: the list [a_0 = a, a_1, ..., a_L = logits] (``Ws[l]`` stored (in, out)).
+
+    On a whole data set (the per-epoch losses and accuracies) a temporary is hundreds of kB, and three per layer
+    cost more in page faults than the arithmetic: one fresh array per layer, bias and ReLU in place on it.
+    """
+    acts = [a]
+    for l, (W, b) in enumerate(zip(Ws, bs)):
+        z = acts[-1] @ W
+        z += b                                                         # (M1) z_l = a_{l-1} W_l + b_l
+        if l < len(Ws) - 1:
+            z = np.maximum(z, 0.0, out=z) if xp is np else xp.maximum(z, 0.0)   # (M1) a_l = relu(z_l)
+        acts.append(z)
+    return acts
+
+
+def dense_backward(xp, acts, Ws, dz, *, dWs=None, dbs=None, input_grad: bool = False):
+    """(M4, M5) from dz_L = ``dz`` down to the first layer, given the activations of :func:`dense_forward`.
+
+    NumPy with ``dWs``, ``dbs`` (views of one flat gradient, in layer order): each gradient is written into its
+    view. Otherwise they are returned new. Returns ``(dWs, dbs, da_0)``, da_0 the gradient wrt the input when
+    ``input_grad`` (the CNN's head passes it on to the convolutions), else None: nobody needs it for an MLP.
+    """
+    L = len(Ws)
+    into = dWs is not None
+    if not into:
+        dWs, dbs = [None] * L, [None] * L
+    for l in range(L - 1, -1, -1):
+        if into:
+            dz.sum(axis=0, out=dbs[l])                                 # (M4) db_l
+            np.matmul(acts[l].T, dz, out=dWs[l])                       # (M4) dW_l
+        else:
+            dbs[l] = xp.sum(dz, axis=0)                                # (M4) db_l
+            dWs[l] = xp.matrix_transpose(acts[l]) @ dz                 # (M4) dW_l
+        if l > 0 or input_grad:
+            dz = dz @ xp.matrix_transpose(Ws[l])                       # (M4) da_{l-1}
+        if l > 0:
+            dz *= xp.astype(acts[l] > 0, dz.dtype) if xp is not np else acts[l] > 0   # (M5) through the ReLU
+    return dWs, dbs, (dz if input_grad else None)
 
 
 #: what a model's data check is given for "no labels" (forward passes), so that y=None is refused like any bad y

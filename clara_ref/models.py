@@ -1,14 +1,8 @@
 """Small models with hand-written backward passes: softmax regression and a ReLU MLP, softmax cross-entropy.
 
-::
-
-    forward (layer l = 1..L):  z_l = a_{l-1} W_l + b_l,   a_l = relu(z_l) (l < L),   logits = z_L     (M1)
-    loss:                      J = -(1/B) sum_i log softmax(logits_i)[y_i]               (M2, clara_ref/layers.py)
-    backward:                  dz_L = (softmax(logits) - onehot(y)) / B                  (M3, clara_ref/layers.py)
-                               dW_l = a_{l-1}^T dz_l,  db_l = sum_i dz_l,  da_{l-1} = dz_l W_l^T       (M4)
-                               dz_{l-1} = da_{l-1} * [z_{l-1} > 0]                                     (M5)
-
-``cnn`` and ``paper_cnn`` are ``clara_ref.cnn``'s, named here too so that every model is built from this module.
+The equations (M1-M5: the dense layers, the loss and their backward pass) and the lines that compute them are in
+``clara_ref/layers.py``, shared with the CNN's dense head. ``cnn`` and ``paper_cnn`` are ``clara_ref.cnn``'s, named
+here too so that every model is built from this module.
 
 Parameters live in one flat vector, ordered W_1, b_1, W_2, b_2, ...; ``block_sizes`` has one entry per weight
 matrix and per bias vector, so per-tensor adaptation works as in the CLARA authors' experiments.
@@ -27,7 +21,7 @@ import numpy as np
 
 from . import _validate as V
 from .cnn import cnn, paper_cnn
-from .layers import NO_LABELS, _softmax_xent, check_labels, softmax_cross_entropy
+from .layers import NO_LABELS, _softmax_xent, check_labels, dense_backward, dense_forward, softmax_cross_entropy
 
 __all__ = ["Model", "mlp", "softmax_regression", "softmax_cross_entropy", "cnn", "paper_cnn"]
 
@@ -101,16 +95,8 @@ class Model:
         return self._forward(theta, X)
 
     def _forward(self, theta, X):
-        # One fresh array per layer, the bias and the ReLU applied in place: on a whole data set (the per-epoch
-        # losses and accuracies) each temporary is hundreds of kB, and three per layer cost more in page faults
-        # than the arithmetic (benchmarks/mlp_throughput.py). The same operations, so the same bits.
         Ws, bs = self._unpack(theta)
-        a = X
-        for l, (W, b) in enumerate(zip(Ws, bs)):
-            z = a @ W
-            z += b                                                   # (M1) z_l = a_{l-1} W_l + b_l
-            a = np.maximum(z, 0.0, out=z) if l < len(Ws) - 1 else z  # (M1) a_l = relu(z_l)
-        return a
+        return dense_forward(np, X, Ws, bs)[-1]                      # layers.py's M1
 
     def loss_and_grad(self, theta, X, y):
         """Mean softmax cross-entropy over the batch and its gradient wrt theta (M1-M5)."""
@@ -124,21 +110,11 @@ class Model:
         per minibatch: the checks cost as much as the softmax on a digits minibatch). Only theta's shape is
         checked here."""
         Ws, bs = self._unpack(theta)
-        acts, pre = [X], []
-        for l, (W, b) in enumerate(zip(Ws, bs)):
-            z = acts[-1] @ W
-            z += b                                                   # (M1)
-            pre.append(z)
-            acts.append(np.maximum(z, 0.0) if l < len(Ws) - 1 else z)
-        loss, dz = _softmax_xent(np, acts[-1], y)                     # (M2, M3)
+        acts = dense_forward(np, X, Ws, bs)                          # layers.py's M1
+        loss, dz = _softmax_xent(np, acts[-1], y)                     # layers.py's M2, M3
         g = np.empty(self.n_params, dtype=np.result_type(theta.dtype, X.dtype))
         dWs, dbs = self._unpack(g)                                   # views of g: each gradient written in place
-        for l in range(len(Ws) - 1, -1, -1):
-            dz.sum(axis=0, out=dbs[l])                               # (M4) db_l
-            np.matmul(acts[l].T, dz, out=dWs[l])                     # (M4) dW_l
-            if l > 0:
-                dz = dz @ Ws[l].T                                    # (M4) da_{l-1}
-                dz *= pre[l - 1] > 0                                 # (M5) through the ReLU
+        dense_backward(np, acts, Ws, dz, dWs=dWs, dbs=dbs)           # layers.py's M4, M5
         return loss, g
 
     def loss(self, theta, X, y) -> float:
