@@ -5,18 +5,19 @@ ALeRA ("agnostic learning-rate adaptation")::
     input: direction, eta_0, c (alpha in the paper), C (adapt constant), blocks b = 1..K (layers), sigma rule
     initialize: p_b = 0, eta_b = eta_0, t = 0
     for t = 1, 2, ...:
-        x_b <- g_b + lambda theta_b        (the raw gradient, coupled L2 if the direction has it)   (L1)
-        if |x_b| > 1e-6:  p_b <- (1 - c) p_b + c x_b / |x_b|                                       (L2)
-        else:             p_b <- (1 - c) p_b             (tiny gradient: the path only decays)     (L2')
-        mu_t <- c/(2-c) (1 - (1-c)^{2t})                 (transient random-walk mean)              (L3)
-        sigma_b <- 2 mu (1-c)/sqrt(n_b (1+(1-c)^2))  ("exact")  or  c/sqrt(n_b)  ("2017")          (L4)
-        eta_b <- eta_b exp(C (|p_b|^2 - mu_t) / sigma_b)     -- the rate changes BEFORE the move    (L5)
-        s <- direction(g)                                    SGD: g;  Adam: m_hat/(sqrt(v_hat)+eps)   (L6)
-        theta_b <- theta_b - eta_b s_b                                                             (L7)
+        x_b <- g_b + lambda theta_b        (the raw gradient, coupled L2 if the direction has it)   (K2)
+        if |x_b| > 1e-6:  p_b <- (1 - c) p_b + c x_b / |x_b|
+        else:             p_b <- (1 - c) p_b             (tiny gradient: the path only decays)     (K3)
+        mu_t <- c/(2-c) (1 - (1-c)^{2t})                 (transient random-walk mean)              (K4)
+        sigma_b <- 2 mu (1-c)/sqrt(n_b (1+(1-c)^2))  ("exact")  or  c/sqrt(n_b)  ("2017")
+        eta_b <- eta_b exp(C (|p_b|^2 - mu_t) / sigma_b)     -- the rate changes BEFORE the move    (K5)
+        s <- direction(g)                                    SGD: g;  Adam: m_hat/(sqrt(v_hat)+eps)   (K1)
+        theta_b <- theta_b - eta_b s_b                                                             (K6)
 
-Where each line is computed: (L1) = (K2), (L3) = (K4), (L4, L5) = (K5) with score="z", (L6) = (K1), (L7) = (K6) in
-``clara_ref/rate_control.py``; (L2, L2') = (P0, P1) with small="skip" in ``clara_ref/path.py``. SALeRA's (S1-S4)
-are computed in this module.
+Every line is computed in ``clara_ref/rate_control.py`` under its tag: the rule both papers share, of which the
+2017 rule is the column ``COLUMNS["alera"]`` (K0); the cumulation (K3) with small="skip" by
+``clara_ref.path.cumulate``. This module computes what only the 2017 rule has: the conversion of a CLARA d into
+its C (L1, :func:`C_for_damping`) and SALeRA's test (S1-S4).
 
 SALeRA adds, before each ALeRA step, a one-sided Page-Hinkley test on the minibatch loss f_t::
 
@@ -24,22 +25,12 @@ SALeRA adds, before each ALeRA step, a one-sided Page-Hinkley test on the miniba
     lbar <- (k lbar + f_t)/(k+1)  while k <= 1/r,  else  (1-r) lbar + r f_t      (relaxed loss)  (S1)
     mu0 <- (k mu0 + lbar)/(k+1);  U <- U + (lbar - mu0);  m <- min(m, U);  k <- k+1             (S2)
     alarm if U - m > lambda,   lambda = ph_lambda x f_1 (fixed at the first loss)              (S3)
-    no alarm: theta_prev <- theta; ALeRA step (L1-L7); t <- t+1
+    no alarm: theta_prev <- theta; ALeRA step (K1-K6); t <- t+1
     alarm:    theta <- theta_prev (backtrack); eta_b <- eta_b / 2 for every b;                  (S4)
               error if some eta_b < 1e-15; reset lbar = mu0 = U = m = k = 0; this gradient is discarded
 
 Symbols: ``c`` = alpha of 1709.01427; ``C`` = its adapt constant; ``mu_t``, ``sigma_b`` the null mean and spread
 of |p_b|^2; ``state.eta`` is the parameter-weighted geometric mean of the per-block rates ``state.etas``.
-
-The 2017 rule and CLARA are one loop (``clara_ref.rate_control.PathRateControl``) with different choices::
-
-    choice           the 2017 rule (alera)                  CLARA (clara)
-    path_of          "gradient"                             "step"
-    transient        True: mu_t = mu (1 - (1-c)^{2t})       False: stationary
-    rates            "per_block"                            "global"
-    adapt            "before_move"                          "after_move"
-    score            "z": C (|p_b|^2 - mu_t) / sigma_b      "ratio": d (P / ref - 1)
-    small_gradient   "skip": |x_b| <= 1e-6 adds nothing     "floor": x_b / max(|x_b|, 1e-12)
 
 Notes
 -----
@@ -75,7 +66,7 @@ from ._backend import Array, array_namespace, as_1d_float, finite_theta
 from ._core import Optimizer, finite_result
 from .constant import _arrays, _moments_fit
 from .errors import RateFloorError
-from .rate_control import PathRateControl
+from .rate_control import COLUMNS, PathRateControl
 
 __all__ = ["Alera", "AleraState", "Salera", "SaleraState", "PageHinkleyState", "RateFloorError", "alera", "salera",
            "C_for_damping"]
@@ -90,7 +81,7 @@ class AleraState(NamedTuple):
     ``t``: updates done. ``eta``: parameter-weighted geometric mean of ``etas``, the rates this update's move used.
     ``etas``: one rate per block. ``p``: the path (block b in its slice). ``p_sq``: sum_b |p_b|^2. ``reference``:
     K mu_t, what p_sq was compared with (each block with mu_t). ``multiplier``: the factor by which ``eta`` changed
-    in this update. ``multipliers``: the factor of each block (L5). ``direction``: the direction's state.
+    in this update. ``multipliers``: the factor of each block (K5). ``direction``: the direction's state.
     """
 
     t: int
@@ -110,14 +101,14 @@ def _geometric_mean(etas, sizes) -> float:
 
 
 def C_for_damping(d: float, n: int, c: float = 0.2, sigma: str = "exact") -> float:
-    """The adapt constant C whose effective damping C mu / sigma(n) equals the CLARA damping ``d``.
+    """The adapt constant C whose effective damping C mu / sigma(n) equals the CLARA damping ``d`` (L1).
 
     >>> round(C_for_damping(1e-3, 650) * 1e5, 3)
     4.9
     """
     d = V.nonnegative("d", d)
     spread = R.random_walk_std(c, n) if V.one_of("sigma", sigma, ("exact", "2017")) == "exact" else c / math.sqrt(n)
-    return d * spread / R.random_walk_mean(c)
+    return d * spread / R.random_walk_mean(c)                          # (L1) C = d sigma_b / mu
 
 
 @dataclass(frozen=True, repr=False)
@@ -136,7 +127,7 @@ class _AleraParameters(Optimizer):
 @dataclass(frozen=True, repr=False)
 class Alera(_AleraParameters):
     """ALeRA (arXiv 1709.01427): per-block rates eta_b <- eta_b exp(C (|p_b|^2 - mu_t)/sigma_b), updated before
-    the move, from a path of normalised raw gradients (L1-L7 in the module box).
+    the move, from a path of normalised raw gradients (K1-K6 in the module box).
 
     Parameters: ``direction`` = ``sgd_direction()`` or ``adam_direction()`` (the move); ``eta0`` initial rate;
     ``c`` in (0, 1) path constant (alpha); ``C`` >= 0 adapt constant; ``blocks`` None or block sizes (the authors:
@@ -155,8 +146,7 @@ class Alera(_AleraParameters):
 
     name = "alera"
     #: the 2017 column of choices (clara_ref/rate_control.py)
-    CHOICES = dict(path_of="gradient", transient=True, rates="per_block", adapt="before_move", score="z",
-                   small_gradient="skip")
+    CHOICES = COLUMNS["alera"]
 
     state_type = AleraState
 
@@ -177,7 +167,7 @@ class Alera(_AleraParameters):
     def update(self, theta: Array, g: Array, state: AleraState, *, loss=None):
         xp = as_1d_float(theta)
         self.check_state(state, theta)
-        # (L1-L7): cumulate normalised gradients, adapt every block's rate, then move with the new rates
+        # (K1-K6): cumulate normalised gradients, adapt every block's rate, then move with the new rates
         step = self._rule._step(theta, g, state.t, state.etas, state.p, state.direction, self.C)
         eta = _geometric_mean(step.etas, V.blocks_tuple(self.blocks, theta.shape[0]))
         new = AleraState(t=state.t + 1, eta=eta, etas=step.etas, p=step.p, p_sq=sum(step.p_sqs),
@@ -326,7 +316,7 @@ class Salera(_AleraParameters):
             return finite_result(xp, state.t + 1, g, new_theta, new, known=known, direction=self.direction,
                                  before=theta)
         ### Alarm (S4): back to the previous iterate, halve every rate, reset the test, discard this gradient
-        etas = tuple(e / 2.0 for e in state.alera.etas)
+        etas = tuple(e / 2.0 for e in state.alera.etas)                  # (S4) halve every rate
         if min(etas) < RATE_FLOOR:
             raise RateFloorError(f"salera: a learning rate fell to {min(etas)!r} < 1e-15 after an alarm at step "
                                  f"{state.t + 1}; training cannot continue")

@@ -1,7 +1,7 @@
 """The CLARA authors' published constants, kept as data: their Adam reference table and how they used it.
 
 The authors' ``Adam_Clara`` compares the path statistic P = sum_b |p_b|^2 (one block per tensor, K tensors) with
-K mu(N), where mu(N) is looked up by the model's total parameter count N in a table they estimated by Monte Carlo
+K mu(N) (U1), where mu(N) is looked up by the model's total parameter count N in a table they estimated by Monte Carlo
 (1000 unseeded trials). clara_ref's default instead sums the per-block expectations of the kappa series
 (``clara_ref.reference``); this module lets a run use their number, so that their trajectories can be reproduced.
 
@@ -51,12 +51,12 @@ def adam_mu(n_params: int, *, nearest: bool = False) -> tuple[float, int]:
 
 
 def adam_reference(n_params: int, n_blocks: int, *, nearest: bool = False) -> float:
-    """K mu(N): the number the authors' Adam_Clara compares P with (the reference (A7) of ``clara_ref/clara.py``),
-    to pass as ``clara(..., reference=...)``.
+    """K mu(N) (U1): the number the authors' Adam_Clara compares P with, to pass as ``clara(..., reference=...)``
+    in place of clara_ref's own reference.
 
     >>> round(adam_reference(650, 2), 4)
     1.3654
     """
     if isinstance(n_blocks, bool) or not isinstance(n_blocks, int) or n_blocks < 1:
         raise ValueError(f"n_blocks must be a positive int, got {n_blocks!r}")
-    return n_blocks * adam_mu(n_params, nearest=nearest)[0]
+    return n_blocks * adam_mu(n_params, nearest=nearest)[0]              # (U1) K mu(N), N the total count

@@ -5,21 +5,18 @@
     input: direction (SGD or Adam), eta_0, c, d, blocks b = 1..K, move, path_of, reference, [eta_min, eta_max]
     initialize: p_0 = 0 (one slice per block), eta = eta_0, t = 0
     for t = 1, 2, ...:
-        s_t <- direction(g_t)                                        (A1)  SGD: g;  Adam: m_hat/(sqrt(v_hat)+eps)
+        s_t <- direction(g_t)                                        (K1)  SGD: g;  Adam: m_hat/(sqrt(v_hat)+eps)
         ### Parameter move, with the current eta
-        raw:  theta_b <- theta_b - eta * s_b                         (A2)
-        unit: theta_b <- theta_b - eta * s_b / max(|s_b|, 1e-12)     (A2')
+        theta_b <- theta_b - eta * s_b     (unit: s_b / max(|s_b|, 1e-12))                            (K6)
         ### Cumulation
-        x_b <- s_b  (path_of="step")  or  g_b  (path_of="gradient")  (A3)
-        u_b <- x_b / max(|x_b|, 1e-12)                               (A4)
-        p_b <- (1 - c) p_b + c u_b                                   (A5)
+        x_b <- s_b  (path_of="step")  or  g_b  (path_of="gradient")                                  (K2)
+        p_b <- (1 - c) p_b + c x_b / max(|x_b|, 1e-12);   P <- sum_b |p_b|^2                       (K3)
         ### Adapt the learning rate
-        P   <- sum_b |p_b|^2                                         (A6)
-        ref <- sum_b E_null|p_b|^2   (see ``reference``)             (A7)
-        eta <- eta * exp(d (P / ref - 1)),  then clamp to [eta_min, eta_max] if given   (A8)
+        ref <- sum_b E_null|p_b|^2   (see ``reference``)                                              (K4)
+        eta <- eta * exp(d (P / ref - 1)),  then clamp to [eta_min, eta_max] if given                 (K5)
 
-Where each line is computed: (A1) = (K1), (A2, A2') = (K6) and (A3) = (K2), (A7) = (K4), (A8) = (K5) in
-``clara_ref/rate_control.py``; (A4, A5) = (P0, P1) and (A6) = (P2), summed, in ``clara_ref/path.py``.
+Every line is computed in ``clara_ref/rate_control.py`` under its tag (the rule both papers share; CLARA is its
+column ``COLUMNS["clara"]``, K0), the cumulation (K3) by ``clara_ref.path.cumulate`` (P0-P2).
 
 The conceptual correction of the 2025 paper over the 2017 rule is two named choices: ``path_of`` (which vector
 enters the path) and ``reference`` (what |p|^2 is compared with). ``path_of="step", reference="direction"`` is
@@ -42,7 +39,7 @@ Notes
   tensor, ``blocks=cr.block_sizes(list_of_arrays)`` or a model's ``block_sizes``. Each block is normalised on its
   own; a zero direction gives u_b = 0 (the path decays, which lowers eta), and a direction below 1e-12 is divided by
   1e-12 (the authors' clamp), so its unit vector is shorter than 1.
-* The update is ``clara_ref.rate_control.PathRateControl`` with CLARA's column of choices; the cumulation (A3-A6)
+* The update is ``clara_ref.rate_control.PathRateControl`` with CLARA's column of choices; the cumulation (K3)
   is ``clara_ref.path.cumulate``, the same code the 2017 rule and the Monte Carlo of the null hypothesis run.
 * The rate never silently becomes inf, 0 or NaN: such an update raises ``LearningRateError`` unless the explicit
   bounds catch it.
@@ -63,7 +60,7 @@ from typing import Any, NamedTuple
 from ._backend import Array, as_1d_float, finite_theta
 from ._core import Optimizer, finite_result
 from .constant import _arrays, _moments_fit
-from .rate_control import PathRateControl
+from .rate_control import COLUMNS, PathRateControl
 
 __all__ = ["Clara", "ClaraState", "clara"]
 
@@ -72,8 +69,8 @@ class ClaraState(NamedTuple):
     """State of :func:`clara`.
 
     ``t``: updates done. ``eta``: the rate the next move uses (already adapted by this update). ``p``: the path,
-    shaped like theta, block b in its slice. ``p_sq``: sum_b |p_b|^2 after this update (A6). ``reference``: what it
-    was compared with (A7). ``multiplier``: exp(d (p_sq/reference - 1)), the last factor applied to eta (A8).
+    shaped like theta, block b in its slice. ``p_sq``: sum_b |p_b|^2 after this update (K3). ``reference``: what it
+    was compared with (K4). ``multiplier``: exp(d (p_sq/reference - 1)), the last factor applied to eta (K5).
     ``d``: the damping in use (``"auto"`` resolved). ``direction``: the direction's own state.
     """
 
@@ -90,7 +87,7 @@ class ClaraState(NamedTuple):
 @dataclass(frozen=True, repr=False)
 class Clara(Optimizer):
     """CLARA (arXiv 2508.05408) around ``direction``: a c-weighted path of per-block unit vectors, one global rate
-    updated after the move by eta <- eta exp(d (P/ref - 1)) (A1-A8 in the module box).
+    updated after the move by eta <- eta exp(d (P/ref - 1)) (K1-K6 in the module box).
 
     Parameters: ``direction`` = ``sgd_direction()`` or ``adam_direction()``; ``eta0`` initial rate (torch ``lr``);
     ``c`` in (0, 1] path constant; ``d`` >= 0 damping or ``"auto"`` (2 x the exact null spread of P: 0.0878 for
@@ -126,8 +123,9 @@ class Clara(Optimizer):
     eta_max: float | None = None
 
     name = "clara"
-    #: CLARA's own values of the choices in which it differs from the 2017 rule (clara_ref/rate_control.py)
-    CHOICES = dict(rates="global", adapt="after_move", score="ratio", small_gradient="floor")
+    #: the choices CLARA fixes: its column of the table in clara_ref/rate_control.py (path_of and transient are
+    #: fields above, with that column's values as their defaults)
+    CHOICES = {k: v for k, v in COLUMNS["clara"].items() if k not in ("path_of", "transient")}
 
     state_type = ClaraState
 
@@ -137,7 +135,7 @@ class Clara(Optimizer):
         self._set(_rule=rule, d=rule.damping_setting, **{k: getattr(rule, k) for k in fields if k != "d"})
 
     def reference_at(self, t: int, sizes: tuple) -> float:
-        """The value (A7) that P is compared with after update ``t`` for blocks of ``sizes``."""
+        """The value (K4) that P is compared with after update ``t`` for blocks of ``sizes``."""
         return self._rule.reference_at(t, sizes)
 
     def damping(self, sizes: tuple) -> float:
@@ -155,7 +153,7 @@ class Clara(Optimizer):
     def update(self, theta: Array, g: Array, state: ClaraState, *, loss=None):
         xp = as_1d_float(theta)
         self.check_state(state, theta)
-        # (A1-A8): propose, move with the current eta, cumulate, adapt eta after the move
+        # (K1-K6): propose, move with the current eta, cumulate, adapt eta after the move
         step = self._rule._step(theta, g, state.t, (state.eta,), state.p, state.direction, state.d)
         new = ClaraState(t=state.t + 1, eta=step.etas[0], p=step.p, p_sq=sum(step.p_sqs), reference=step.reference,
                          multiplier=step.multipliers[0], d=state.d, direction=step.direction)

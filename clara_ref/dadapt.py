@@ -16,15 +16,15 @@ DAdaptAdam (``dadaptation/dadapt_adam.py``, the "IP" variant of v3)::
 
     initialize: d = d0, numerator N = 0, s = m = v = 0, k = 0
     for k = 0, 1, ...:
-        dlr <- d lr bc,   bc = sqrt(1 - beta2^{k+1}) / (1 - beta1^{k+1}) if use_bias_correction else 1   (E1)
-        g <- g_k + lambda theta   (unless decoupled)                                                     (E2)
-        a <- dlr <g, s / (sqrt(v) + eps)>                            (old s and v)                       (E3)
-        m <- beta1 m + dlr (1 - beta1) g;   v <- beta2 v + (1 - beta2) g^2                               (E4)
-        s <- sqrt(beta2) s + dlr (1 - sqrt(beta2)) g;   S <- |s|_1                                       (E5)
-        if S = 0: stop here, theta unchanged (m, v, s keep their update, as upstream)                    (E6)
-        N <- sqrt(beta2) N + (1 - sqrt(beta2)) a;   d_hat <- N / ((1 - sqrt(beta2)) S)                   (E7)
-        d <- max(d, min(d_hat, d growth_rate))                                                            (E8)
-        if decoupled: theta <- theta - lambda dlr theta;   theta <- theta - m / (sqrt(v) + eps)          (E9)
+        dlr <- d lr bc,   bc = sqrt(1 - beta2^{k+1}) / (1 - beta1^{k+1}) if use_bias_correction else 1   (F1)
+        g <- g_k + lambda theta   (unless decoupled)                                                     (F2)
+        a <- dlr <g, s / (sqrt(v) + eps)>                            (old s and v)                       (F3)
+        m <- beta1 m + dlr (1 - beta1) g;   v <- beta2 v + (1 - beta2) g^2                               (F4)
+        s <- sqrt(beta2) s + dlr (1 - sqrt(beta2)) g;   S <- |s|_1                                       (F5)
+        if S = 0: stop here, theta unchanged (m, v, s keep their update, as upstream)                    (F6)
+        N <- sqrt(beta2) N + (1 - sqrt(beta2)) a;   d_hat <- N / ((1 - sqrt(beta2)) S)                   (F7)
+        d <- max(d, min(d_hat, d growth_rate))                                                            (F8)
+        if decoupled: theta <- theta - lambda dlr theta;   theta <- theta - m / (sqrt(v) + eps)          (F9)
 
 Symbols: ``d`` here is D-Adaptation's distance estimate (not CLARA's damping); ``lr`` multiplies it (keep 1);
 ``d0`` its initial value; ``beta1, beta2`` = the package's ``betas``. ``state.eta = d * lr`` (no bias-correction
@@ -162,7 +162,7 @@ class DAdaptAdamState(NamedTuple):
 
 @dataclass(frozen=True, repr=False)
 class DAdaptAdam(Optimizer):
-    """D-Adaptation Adam as ``dadaptation.DAdaptAdam`` 3.2 (E1-E9 in the module box).
+    """D-Adaptation Adam as ``dadaptation.DAdaptAdam`` 3.2 (F1-F9 in the module box).
 
     Parameters: ``lr`` > 0 multiplies d (keep 1); ``d0`` > 0; ``beta1`` in [0, 1), ``beta2`` in [0, 1) (the
     package's ``betas``); ``eps`` > 0; ``weight_decay`` >= 0, coupled unless ``decouple``;
@@ -214,23 +214,23 @@ class DAdaptAdam(Optimizer):
         b1, b2, k = self.beta1, self.beta2, state.t
         sqrt_b2 = b2**0.5
         bc = ((1 - b2 ** (k + 1)) ** 0.5) / (1 - b1 ** (k + 1)) if self.use_bias_correction else 1.0
-        dlr = guard_rate(state.d * self.lr * bc, k + 1, None, None)                     # (E1), a positive float
+        dlr = guard_rate(state.d * self.lr * bc, k + 1, None, None)                     # (F1), a positive float
         if self.weight_decay and not self.decouple:
-            g = g + self.weight_decay * theta                                           # (E2)
-        a = dlr * float(xp.sum(g * (state.s / (xp.sqrt(state.v) + self.eps))))         # (E3)
-        m = state.m * b1 + (dlr * (1 - b1)) * g                                         # (E4)
+            g = g + self.weight_decay * theta                                           # (F2)
+        a = dlr * float(xp.sum(g * (state.s / (xp.sqrt(state.v) + self.eps))))         # (F3)
+        m = state.m * b1 + (dlr * (1 - b1)) * g                                         # (F4)
         v = state.v * b2 + (1 - b2) * (g * g)
-        s = state.s * sqrt_b2 + (dlr * (1 - sqrt_b2)) * g                               # (E5)
+        s = state.s * sqrt_b2 + (dlr * (1 - sqrt_b2)) * g                               # (F5)
         s_l1 = float(xp.sum(xp.abs(s)))
-        if s_l1 == 0.0:                                                                 # (E6)
+        if s_l1 == 0.0:                                                                 # (F6)
             return finite_result(xp, k + 1, g, theta, state._replace(s=s, m=m, v=v))
-        numerator = sqrt_b2 * state.numerator + (1 - sqrt_b2) * a                      # (E7)
+        numerator = sqrt_b2 * state.numerator + (1 - sqrt_b2) * a                      # (F7)
         d_hat = numerator / ((1 - sqrt_b2) * s_l1)
-        d = max(state.d, min(d_hat, state.d * self.growth_rate))                        # (E8)
+        d = max(state.d, min(d_hat, state.d * self.growth_rate))                        # (F8)
         new_theta = theta
         if self.weight_decay and self.decouple:
-            new_theta = theta - (self.weight_decay * dlr) * theta                       # (E9)
-        new_theta = new_theta - m / (xp.sqrt(v) + self.eps)                             # (E9)
+            new_theta = theta - (self.weight_decay * dlr) * theta                       # (F9)
+        new_theta = new_theta - m / (xp.sqrt(v) + self.eps)                             # (F9)
         eta = guard_rate(d * self.lr, state.t + 1, None, None)     # d lr must stay a positive float
         new = DAdaptAdamState(t=k + 1, eta=eta, d=d, d_hat=d_hat, numerator=numerator, s=s, m=m, v=v)
         return finite_result(xp, k + 1, g, new_theta, new)

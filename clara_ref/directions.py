@@ -121,10 +121,10 @@ class SGDDirection(Direction):
         return SGDDirectionState(t=0)
 
     def null_mean(self, c, n, t):
-        return R.random_walk_mean(c, t)                  # (R1): independent isotropic unit vectors, any n
+        return R.random_walk_mean(c, t)      # reference.py's R1: independent isotropic unit vectors, any n
 
     def null_std(self, c, n):
-        return 0.0 if n is None else R.random_walk_std(c, n)   # (R2)
+        return 0.0 if n is None else R.random_walk_std(c, n)   # reference.py's R2
 
     def propose(self, theta: Array, g: Array, state: SGDDirectionState):
         return self.gradient(theta, g), SGDDirectionState(t=state.t + 1)  # (G1, G2)
@@ -152,10 +152,10 @@ class AdamDirection(Direction):
         return AdamDirectionState(t=0, m=xp.zeros_like(theta), v=xp.zeros_like(theta))
 
     def null_mean(self, c, n, t):
-        return R.adam_path_mean(self, c, n, t)           # (R3)/(R4); the cached transient for finite t
+        return R.adam_path_mean(self, c, n, t)           # reference.py's R3/R4; the cached transient for finite t
 
     def null_std(self, c, n):
-        return R.adam_path_std(self, c, n)               # (R6), or a cached Monte Carlo below n = 32
+        return R.adam_path_std(self, c, n)               # reference.py's R6, or a cached Monte Carlo below n = 32
 
     def propose(self, theta: Array, g: Array, state: AdamDirectionState):
         xp = array_namespace(g)

@@ -11,9 +11,9 @@ expectation under pure noise.
         p_b <- (1 - c) p_b + c u_b                                                            (P1)
     return p and |p_b|^2 for every block                                                      (P2)
 
-``clara`` (A4-A6), ``alera`` (L1-L2') and the pure-noise simulation ``reference.monte_carlo`` all call
-:func:`cumulate`, so the optimizer and the simulation of its null hypothesis run the same code. Under pure noise
-the u_b are independent isotropic unit vectors and E|p_t|^2 = mu (1 - (1-c)^{2t}), mu = c/(2-c)
+``clara`` and ``alera`` (K3 of clara_ref/rate_control.py) and the pure-noise simulation ``reference.monte_carlo``
+all call :func:`cumulate`, so the optimizer and the simulation of its null hypothesis run the same code. Under pure
+noise the u_b are independent isotropic unit vectors and E|p_t|^2 = mu (1 - (1-c)^{2t}), mu = c/(2-c)
 (``reference.random_walk_mean``; derived in docs/derivations.md).
 
 References

@@ -1,9 +1,10 @@
-"""Learning-rate control from the path: the one piece of code behind CLARA and the 2017 rule.
+"""Learning-rate control from the path: the one body of CLARA and of the 2017 rule, equations beside their lines.
 
 CLARA (arXiv 2508.05408) and ALeRA (arXiv 1709.01427) are the same loop: propose a direction, cumulate a path of
-normalised vectors (``clara_ref.path``), compare |p|^2 with its expectation under pure noise, multiply the rate by
-an exponential of the difference. They differ in the choices below, each a keyword argument of
-:class:`PathRateControl`; ``clara(...)`` and ``alera(...)`` are this class with the two columns as defaults::
+normalised vectors, compare |p|^2 with its expectation under pure noise, multiply the rate by an exponential of the
+difference. They differ only in the choices of the table below (``COLUMNS``, K0): ``clara(...)`` and
+``alera(...)`` are :class:`PathRateControl` with their column (``clara_ref/clara.py``, ``clara_ref/alera.py`` hold
+what only they own: their fields, their state, SALeRA's Page-Hinkley test)::
 
     choice            what it chooses                          CLARA (2025)            the 2017 rule (ALeRA)
     ----------------  ---------------------------------------  ----------------------  ------------------------
@@ -12,24 +13,28 @@ an exponential of the difference. They differ in the choices below, each a keywo
     rates             one rate, or one rate per block          "global"                "per_block"
     adapt             rate changed after or before the move    "after_move"            "before_move"
     score             the exponent                             "ratio": d (P/ref - 1)  "z": C (P_b - mu_t)/sigma_b
-    small_gradient    a block of norm <= floor                 "floor" (1e-12 clamp)   "skip" (1e-6: decay only)
+    small             a block of norm <= floor                 "clamp" (1e-12)         "skip" (1e-6: decay only)
 
-::
+One update, both papers' equations (blocks b = 1..K; ``path_of``, ``transient`` are fields a user may change)::
 
-    for t = 1, 2, ...:
-        s <- direction(g)                                                      (K1)
-        x <- s (path_of="step")  or  g + lambda theta (path_of="gradient")     (K2)
-        p, P_b <- cumulate(p, x)               (clara_ref.path, P0-P2)         (K3)
-        ref_b <- E_null |p_b|^2 (at t if transient)                            (K4)
-        adapt="before_move": eta <- adapt(eta)                                 (K5)
-        theta_b <- theta_b - eta_b s_b    (move="unit": s_b / max(|s_b|, 1e-12))  (K6)
-        adapt="after_move":  eta <- adapt(eta)                                 (K5)
-    adapt, rates="global":    eta <- eta exp(score(P, ref)),   P = sum_b P_b, ref = sum_b ref_b
-    adapt, rates="per_block": eta_b <- eta_b exp(score(P_b, ref_b))
+    s_t <- direction(g_t)                  SGD: g + lambda theta;  Adam: m_hat / (sqrt(v_hat) + eps)      (K1)
+    x_b <- s_b (path_of="step", CLARA)  or  g_b + lambda theta_b (path_of="gradient", 2017)             (K2)
+    u_b <- x_b / max(|x_b|, 1e-12) (clamp)  or  x_b / |x_b|, 0 if |x_b| <= 1e-6 (skip)
+    p_b <- (1 - c) p_b + c u_b;   P_b <- |p_b|^2        (clara_ref.path: P0, P1, P2)                   (K3)
+    ref_b <- E_null |p_b|^2: the stationary mu_b of the vector entering the path (clara_ref.reference),
+             or at finite t (transient: mu (1 - (1-c)^{2t}) for the random walk)                       (K4)
+    adapt="before_move" (2017): eta <- adapt(eta)                                                       (K5)
+    theta_b <- theta_b - eta_b s_b    (move="unit", the authors' "us": s_b / max(|s_b|, 1e-12))          (K6)
+    adapt="after_move" (CLARA):  eta <- adapt(eta)                                                      (K5)
+
+    adapt, rates="global" (CLARA):     eta <- eta exp(score(P, ref)),   P = sum_b P_b, ref = sum_b ref_b
+    adapt, rates="per_block" (2017):   eta_b <- eta_b exp(score(P_b, ref_b))
     score="ratio": d (P / ref - 1);   score="z": C (P - ref) / sigma,  sigma the null spread of P
+    d = "auto": 2 sqrt(sum_b sigma_b^2), twice the exact null spread of P (CLARA's class default, corrected)
 
 Every rate is guarded: one that becomes inf, 0 or NaN raises ``LearningRateError`` unless ``eta_min``/``eta_max``
-bound it explicitly.
+bound it explicitly. The paper's correction is the pair ``path_of="step"`` with ``reference="direction"``: the path
+follows Adam's own steps, and P is compared with what Adam's steps give under pure noise.
 """
 
 from __future__ import annotations
@@ -46,14 +51,20 @@ from . import path as _path
 from .path import CLAMP_FLOOR, SKIP_FLOOR, block_norms
 from .directions import sgd_direction
 
-__all__ = ["PathRateControl", "Step", "CHOICES"]
+__all__ = ["PathRateControl", "Step", "CHOICES", "COLUMNS"]
 
 #: every choice and its allowed values (the first is CLARA's)
 CHOICES = {"path_of": ("step", "gradient"), "rates": ("global", "per_block"), "adapt": ("after_move", "before_move"),
-           "score": ("ratio", "z"), "small_gradient": ("floor", "skip"), "move": ("raw", "unit"),
+           "score": ("ratio", "z"), "small": ("clamp", "skip"), "move": ("raw", "unit"),
            "sigma": ("exact", "2017")}
-#: the norm at or below which a block counts as small, per ``small_gradient`` choice
-FLOORS = {"floor": CLAMP_FLOOR, "skip": SKIP_FLOOR}
+#: the two rules as the two columns of the module's table: the choices each one fixes (path_of and transient are
+#: fields of Clara and Alera, with these values as their defaults)
+COLUMNS = {"clara": dict(path_of="step", transient=False, rates="global", adapt="after_move",    # (K0)
+                         score="ratio", small="clamp"),
+           "alera": dict(path_of="gradient", transient=True, rates="per_block", adapt="before_move",
+                         score="z", small="skip")}
+#: the norm at or below which a block counts as small, per ``small`` choice (the names of clara_ref.path)
+FLOORS = {"clamp": CLAMP_FLOOR, "skip": SKIP_FLOOR}
 
 
 class Step(NamedTuple):
@@ -106,7 +117,7 @@ class PathRateControl:
 
     def __init__(self, direction, eta0, *, c=0.2, damping=1e-3, move="raw", blocks=None, reference="direction",
                  path_of="step", transient=False, rates="global", adapt="after_move", score="ratio",
-                 small_gradient="floor", sigma="exact", eta_min=None, eta_max=None):
+                 small="clamp", sigma="exact", eta_min=None, eta_max=None):
         if not all(hasattr(direction, a) for a in ("init", "propose", "gradient", "hyperparameters")):
             hint = (" (an optimizer such as cr.adam(...) is not a direction: pass cr.adam_direction() or "
                     "cr.sgd_direction(), and the rate as eta0)") if hasattr(direction, "update") else ""
@@ -116,7 +127,7 @@ class PathRateControl:
         self.eta0 = V.positive("eta0", eta0)
         self.c = V.path_constant(c)
         for name, value in (("move", move), ("path_of", path_of), ("rates", rates), ("adapt", adapt),
-                            ("score", score), ("small_gradient", small_gradient), ("sigma", sigma)):
+                            ("score", score), ("small", small), ("sigma", sigma)):
             setattr(self, name, V.one_of(name, value, CHOICES[name]))
         if isinstance(damping, str):
             if score != "ratio":
@@ -146,16 +157,16 @@ class PathRateControl:
         if tt is not None and self._null_direction.name != "sgd" and tt > R.ADAM_TRANSIENT_STEPS:
             tt = None          # Adam's transient table ends here: the stationary value is used (and cached) after it
         if isinstance(self.reference, float):
-            return self.reference
+            return self.reference                                      # (K4) a number given by the user
         if self.reference == "random_walk":
-            return len(sizes) * R.random_walk_mean(self.c, tt)
-        return _null_mean(self._null_direction, self.c, sizes, tt)
+            return len(sizes) * R.random_walk_mean(self.c, tt)         # (K4) c/(2-c) per block, or its transient
+        return _null_mean(self._null_direction, self.c, sizes, tt)     # (K4) sum_b mu_b of the path's vector
 
     def damping(self, sizes: tuple) -> float:
         """The damping in use; ``"auto"`` is 2 sqrt(sum_b sigma_b^2), the exact null spread of P doubled."""
         if self.damping_setting != "auto":
             return self.damping_setting
-        return 2.0 * math.sqrt(sum(_null_std(self._null_direction, self.c, "exact", n) ** 2 for n in sizes))
+        return 2.0 * math.sqrt(sum(_null_std(self._null_direction, self.c, "exact", n) ** 2 for n in sizes))  # (K5)
 
     def _sizes(self, theta) -> tuple:
         return _block_sizes(self.blocks, theta.shape[0])
@@ -166,16 +177,16 @@ class PathRateControl:
         if self.rates == "global":
             P, ref = sum(p_sqs), sum(refs)
             if self.score == "ratio":
-                f = safe_exp(d * (P / ref - 1.0))
+                f = safe_exp(d * (P / ref - 1.0))                           # (K5) ratio, global
             else:
                 sigma = math.sqrt(sum(_null_std(self._null_direction, self.c, self.sigma, n) ** 2 for n in sizes))
-                f = safe_exp(d * (P - ref) / sigma)
+                f = safe_exp(d * (P - ref) / sigma)                          # (K5) z-score, global
             new = guard_rate(etas[0] * f, t, self.eta_min, self.eta_max)
             return (new,), (_applied(etas[0], f, new),)
         if self.score == "ratio":
-            fs = tuple(safe_exp(d * (q / r - 1.0)) for q, r in zip(p_sqs, refs))
+            fs = tuple(safe_exp(d * (q / r - 1.0)) for q, r in zip(p_sqs, refs))                 # (K5) per block
         else:
-            fs = tuple(safe_exp(d * (q - r) / _null_std(self._null_direction, self.c, self.sigma, n))
+            fs = tuple(safe_exp(d * (q - r) / _null_std(self._null_direction, self.c, self.sigma, n))   # (K5)
                        for q, r, n in zip(p_sqs, refs, sizes))
         new = tuple(guard_rate(e * f, t, self.eta_min, self.eta_max, block=b if len(etas) > 1 else None)
                     for b, (e, f) in enumerate(zip(etas, fs)))
@@ -185,15 +196,15 @@ class PathRateControl:
         """(K6): theta_b - eta_b s_b, or eta_b times the unit direction for move="unit"."""
         if self.move == "raw" and len(etas) == 1:
             new = s * -etas[0]
-            new += theta
+            new += theta                                               # (K6) theta - eta s, one block
             return new
         new = xp.asarray(theta, copy=True)
         for i, (a, b) in enumerate(slices):
             e = etas[i] if len(etas) > 1 else etas[0]
             if self.move == "raw":
-                new[a:b] -= e * s[a:b]
+                new[a:b] -= e * s[a:b]                                     # (K6) raw
             else:
-                new[a:b] -= (e / max(s_norms[i], CLAMP_FLOOR)) * s[a:b]
+                new[a:b] -= (e / max(s_norms[i], CLAMP_FLOOR)) * s[a:b]    # (K6) unit
         return new
 
     def _step(self, theta, g, t_done, etas, p, dstate, d) -> Step:
@@ -212,8 +223,8 @@ class PathRateControl:
             x, x_norms = s, s_norms                                                    # (K2)
         else:
             x, x_norms = self.direction.gradient(theta, g), None
-        p, p_sqs = _path.cumulate(p, x, self.c, slices, FLOORS[self.small_gradient],         # (K3)
-                            small="clamp" if self.small_gradient == "floor" else "skip", norms=x_norms)
+        p, p_sqs = _path.cumulate(p, x, self.c, slices, FLOORS[self.small], small=self.small,   # (K3)
+                                  norms=x_norms)
         if self.rates == "global":
             refs = [self.reference_at(t, sizes)]                                       # (K4)
         else:

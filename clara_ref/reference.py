@@ -2,8 +2,8 @@ r"""Reference statistics of the path under pure noise: what ``clara`` and ``aler
 
 ::
 
-    The path            p_0 = 0,   p_t = (1 - c) p_{t-1} + c u_t,   u_t = s_t / |s_t|            (P1)
-    Unrolled            E|p_t|^2 = c^2 sum_{i,j=0}^{t-1} (1-c)^{i+j} E<u_{t-i}, u_{t-j}>            (P2)
+    The path (P0-P2 of clara_ref/path.py)   p_0 = 0,   p_t = (1 - c) p_{t-1} + c u_t,   u_t = s_t / |s_t|
+    unrolled            E|p_t|^2 = c^2 sum_{i,j=0}^{t-1} (1-c)^{i+j} E<u_{t-i}, u_{t-j}>
 
     SGD (u_t i.i.d. isotropic, any n):
       mean              E|p_t|^2 = mu (1 - (1-c)^{2t}),   mu = c / (2 - c)                         (R1)
@@ -15,6 +15,8 @@ r"""Reference statistics of the path under pure noise: what ``clara`` and ``aler
       kappa_n(rho)      = rho (2/n) [Gamma((n+1)/2) / Gamma(n/2)]^2 2F1(1/2, 1/2; n/2 + 1; rho^2)  (R5)
       spread (n >= 32)  sigma_A^2 = (2 c^4 / n) tr(M R M R),  W_ij = (1-c)^{i+j},
                         R_ij = beta1^{|i-j|}, r_i = sum_j W_ij R_ij, M = W - diag(r)              (R6)
+
+    Monte Carlo         the direction's own propose and the optimizer's own cumulate on g_t ~ N(0, I_n)   (R7)
 
 (R4) replaces the lag-h correlation beta1^h of the momentum by kappa_n(beta1^h), the expected cosine of two
 n-dimensional Gaussian vectors whose coordinates have correlation rho; it treats sqrt(v_hat) as constant, so it is
@@ -61,11 +63,8 @@ from .path import CLAMP_FLOOR
 
 __all__ = ["random_walk_mean", "random_walk_std", "kappa", "path_sq_norm_mean", "path_sq_norm_std",
            "ReferenceValueError", "monte_carlo", "MonteCarloResult", "adam_path_mean", "adam_path_std",
-           "simulated_mean", "simulated_std", "ADAM_TRANSIENT_STEPS", "NORM_FLOOR"]
+           "simulated_mean", "simulated_std", "ADAM_TRANSIENT_STEPS"]
 
-#: The authors' clamp: a direction is divided by max(|s|, 1e-12), so one shorter than 1e-12 gives a unit vector
-#: shorter than 1 (|s| = 5e-13 gives |u| = 0.5) and a zero direction gives u = 0 (``clara_ref.path``).
-NORM_FLOOR = CLAMP_FLOOR
 #: Up to this t the Adam transient comes from the cached Monte Carlo; after it, the stationary value.
 ADAM_TRANSIENT_STEPS = 200
 _MC_DIM_CAP = 1000          # dimension used for the cached Monte Carlo when n is larger (or infinite)
@@ -129,7 +128,7 @@ def kappa(n: int, rho):
     rho = V.real_array("rho", rho, -1.0, 1.0)
     inside = np.abs(rho) < 1.0
     f = _hyp2f1_half(n / 2.0 + 1.0, np.where(inside, rho * rho, 0.0))
-    out = rho * _gamma_factor(n) * f
+    out = rho * _gamma_factor(n) * f                          # (R5)
     return np.where(inside, out, rho)                        # kappa_n(+-1) = +-1 exactly
 
 
@@ -220,7 +219,7 @@ class MonteCarloResult(NamedTuple):
 
 def monte_carlo(direction, n: int, c: float = 0.2, steps: int = 1000, trials: int = 1000,
                 seed: int = 0) -> MonteCarloResult:
-    """Simulate the path (P1) of ``direction`` under pure-noise gradients g_t ~ N(0, I_n), all trials at once.
+    """Simulate the path (R7) of ``direction`` under pure-noise gradients g_t ~ N(0, I_n), all trials at once.
 
     The direction's own ``propose`` runs on arrays of shape (trials, n) (Adam's update is element-wise), so the
     simulated optimizer is the library's optimizer, not a copy. Trials are processed in chunks of at most about
@@ -249,7 +248,7 @@ def monte_carlo(direction, n: int, c: float = 0.2, steps: int = 1000, trials: in
         for t in range(steps):
             g = rng.standard_normal((rows, n))
             s, state = direction.propose(theta, g, state)
-            p, (sq,) = _path.cumulate(p, s, c, ((0, n),), NORM_FLOOR)   # (P1): the optimizer's own cumulation
+            p, (sq,) = _path.cumulate(p, s, c, ((0, n),), CLAMP_FLOOR)   # (R7) the optimizer's own cumulation
             sums[t] += sq.sum()
             sums_sq[t] += (sq * sq).sum()
         finals.append(sq)
