@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import pathlib
 
-__all__ = ["setup"]
+__all__ = ["setup", "figures_saved"]
 
 
 def setup(script: str):
@@ -34,3 +34,13 @@ def setup(script: str):
     fig_dir = root / script.stem
     fig_dir.mkdir(parents=True, exist_ok=True)
     return fast, fig_dir, plt
+
+
+def figures_saved(fig_dir) -> None:
+    """Say where the figures went: ``figures in <fig_dir>`` from a script; nothing inside a Jupyter kernel, where
+    they are shown inline and ``fig_dir`` is a temporary folder of ``tutorials/render.py`` (a rendered page names
+    no path of the machine that rendered it)."""
+    import sys
+
+    if "ipykernel" not in sys.modules:
+        print(f"figures in {fig_dir}")

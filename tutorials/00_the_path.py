@@ -19,7 +19,7 @@ import numpy as np
 
 import clara_ref as cr
 from clara_ref.path import cumulate
-from clara_ref.tutorial import setup
+from clara_ref.tutorial import figures_saved, setup
 
 FAST, FIG_DIR, plt = setup(__file__)
 C = 0.2
@@ -84,7 +84,7 @@ ax2.plot(r.eta)
 ax2.set(yscale="log", xlabel="step", ylabel=r"$\eta$", title=r"the rate it drives: $\eta \exp(d(P/\mathrm{ref}-1))$")
 fig.tight_layout()
 fig.savefig(FIG_DIR / "signal_and_rate.png", dpi=90)
-print(f"figures in {FIG_DIR}")
+figures_saved(FIG_DIR)
 
 # %% [markdown]
 # ## What this shows (asserted)

@@ -18,7 +18,7 @@ import numpy as np
 
 import clara_ref as cr
 from clara_ref import reference as R
-from clara_ref.tutorial import setup
+from clara_ref.tutorial import figures_saved, setup
 
 FAST, FIG_DIR, plt = setup(__file__)
 CS = (0.1, 0.2, 0.5)           # path constants
@@ -59,7 +59,7 @@ for c, mc in results.items():
 # * |p_1|^2 = c^2 exactly;
 # * the simulated sd matches the exact formula within 5 relative standard errors of a sample sd, and is clearly
 #   not the sqrt(2)-smaller value.
-print(f"figures in {FIG_DIR}")
+figures_saved(FIG_DIR)
 
 # %%
 for c, mc in results.items():

@@ -14,7 +14,7 @@
 import numpy as np
 
 import clara_ref as cr
-from clara_ref.tutorial import setup
+from clara_ref.tutorial import figures_saved, setup
 
 FAST, FIG_DIR, plt = setup(__file__)
 RATES = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]
@@ -61,7 +61,7 @@ ax3.set(yscale="log", xlabel="step", ylabel=r"$P / \mathrm{ref}$",
 ax3.legend()
 fig.tight_layout()
 fig.savefig(FIG_DIR / "sphere_sensitivity.png", dpi=90)
-print(f"figures in {FIG_DIR}")
+figures_saved(FIG_DIR)
 
 # %% [markdown]
 # ## What this shows (asserted)

@@ -18,7 +18,7 @@ import numpy as np
 
 import clara_ref as cr
 from clara_ref import reference as R
-from clara_ref.tutorial import setup
+from clara_ref.tutorial import figures_saved, setup
 
 FAST, FIG_DIR, plt = setup(__file__)
 N_BIG = 650
@@ -128,7 +128,7 @@ for n, trials in ((1, 20000), (2, 10000), (5, 4000)):
     kappa_rows.append((n, sim.mean, sim.se, series))
     print(f"n = {n}: simulated {sim.mean:.4f} (se {sim.se:.4f}), kappa series {series:.4f}, "
           f"asymptote 0.6825 - {slope:.3f}/n = {0.6825 - slope / n:.4f}")
-print(f"figures in {FIG_DIR}")
+figures_saved(FIG_DIR)
 
 # %% [markdown]
 # ## What this shows (asserted)

@@ -15,7 +15,7 @@
 import numpy as np
 
 import clara_ref as cr
-from clara_ref.tutorial import setup
+from clara_ref.tutorial import figures_saved, setup
 
 FAST, FIG_DIR, plt = setup(__file__)
 RATES = [1e-4, 1e-2, 1.0] if FAST else [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]
@@ -54,7 +54,7 @@ ax.set(xscale="log", yscale="log", xlabel=r"initial rate $\eta_0$", ylabel="medi
        title="noisy ellipsoid, condition 1e6, 1000 steps")
 ax.legend(fontsize=8)
 fig.savefig(FIG_DIR / "ellipsoid_variants.png", dpi=90)
-print(f"figures in {FIG_DIR}")
+figures_saved(FIG_DIR)
 
 # %% [markdown]
 # ## What this shows (asserted)

@@ -14,7 +14,7 @@
 import math
 
 import clara_ref as cr
-from clara_ref.tutorial import setup
+from clara_ref.tutorial import figures_saved, setup
 
 FAST, FIG_DIR, plt = setup(__file__)
 RATES = [1e-4, 1e-2, 1.0] if FAST else [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0]
@@ -54,7 +54,7 @@ fig.tight_layout()
 fig.savefig(FIG_DIR / "sensitivity.png", dpi=90)
 for task in TASKS:
     print(task, {name: [round(results[(task, name, e)], 3) for e in RATES] for name in METHODS})
-print(f"figures in {FIG_DIR}")
+figures_saved(FIG_DIR)
 
 # %% [markdown]
 # ## What this shows (asserted)

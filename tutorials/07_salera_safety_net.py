@@ -19,7 +19,7 @@
 import numpy as np
 
 import clara_ref as cr
-from clara_ref.tutorial import setup
+from clara_ref.tutorial import figures_saved, setup
 
 FAST, FIG_DIR, plt = setup(__file__)
 N, STEPS, ETA0, P_CORRUPT, SCALE = 20, (400 if FAST else 2000), 0.1, 0.02, 300.0
@@ -67,7 +67,7 @@ for k in corrupted:
 ax.set(yscale="log", xlabel="step", ylabel="$f(x)$", title="quadratic with 2% corrupted minibatches (dotted)")
 ax.legend(fontsize=7)
 fig.savefig(FIG_DIR / "salera.png", dpi=90)
-print(f"figures in {FIG_DIR}")
+figures_saved(FIG_DIR)
 
 # %% [markdown]
 # ## What this shows (asserted)

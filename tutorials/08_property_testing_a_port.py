@@ -22,7 +22,7 @@ from hypothesis import given, settings
 
 import clara_ref as cr
 from clara_ref.testing import TOLERANCES, gradient_sequences, lockstep, torch_port
-from clara_ref.tutorial import setup
+from clara_ref.tutorial import figures_saved, setup
 
 FAST, FIG_DIR, plt = setup(__file__)
 EXAMPLES = 12 if FAST else 200
@@ -99,7 +99,7 @@ ax.set(xlabel="log10 of the worst relative deviation", ylabel="examples", title=
 ax.legend(fontsize=8)
 fig.tight_layout()
 fig.savefig(FIG_DIR / "deviations.png", dpi=90)
-print(f"figures in {FIG_DIR}")
+figures_saved(FIG_DIR)
 
 # %% [markdown]
 # ## float32: compare the updates, not only the iterates

@@ -13,7 +13,7 @@ import numpy as np
 
 import clara_ref as cr
 from clara_ref._backend import array_namespace
-from clara_ref.tutorial import setup
+from clara_ref.tutorial import figures_saved, setup
 
 FAST, FIG_DIR, plt = setup(__file__)
 STEPS = 50 if FAST else 300
@@ -62,7 +62,7 @@ ax.plot(etas_xp, "--", label=where)
 ax.set(yscale="log", xlabel="step", ylabel=r"$\eta$", title="the same optimizer on two array backends")
 ax.legend()
 fig.savefig(FIG_DIR / "backends.png", dpi=90)
-print(f"figures in {FIG_DIR}")
+figures_saved(FIG_DIR)
 
 # %% [markdown]
 # ## What this shows (asserted)

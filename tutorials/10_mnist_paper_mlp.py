@@ -25,7 +25,7 @@ import os
 import numpy as np
 
 import clara_ref as cr
-from clara_ref.tutorial import setup
+from clara_ref.tutorial import figures_saved, setup
 
 FAST, FIG_DIR, plt = setup(__file__)
 EPOCHS = 1 if FAST else 100
@@ -75,7 +75,7 @@ if HAVE_DATA:
     axes[0].legend()
     fig.tight_layout()
     fig.savefig(FIG_DIR / "mnist_from_1e-5.png", dpi=90)
-    print(f"figures in {FIG_DIR}")
+    figures_saved(FIG_DIR)
 
 # %% [markdown]
 # ## What this shows (asserted)

@@ -4,18 +4,69 @@
     python tutorials/render.py 00_the_path --fast --out /tmp/rendered
 
 Each percent-format script is read with jupytext, executed cell by cell in a fresh Python kernel (nbclient; the
-figures appear inline, the math in markdown cells is rendered by MathJax in the HTML) and written as
-``NN_name.ipynb`` and ``NN_name.html``. Needs the ``docs`` extra: ``pip install ".[docs]"``.
+figures appear inline) and written as ``NN_name.ipynb`` and ``NN_name.html``. The notebook keeps its LaTeX (Jupyter
+typesets it); in the HTML page every $...$ and $$...$$ of the markdown cells is converted to MathML at build time
+(latex2mathml), which browsers typeset natively: the page needs no script and no network to show its math
+(``tutorials/check_rendered_math.py`` checks this in a headless Chromium with the network off). Needs the ``docs``
+extra: ``pip install ".[docs]"``.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import pathlib
+import re
 import tempfile
 
 HERE = pathlib.Path(__file__).resolve().parent
+#: display math $$...$$ (may span lines) or inline math $...$ (one line) in a markdown cell
+MATH = re.compile(r"\$\$(.+?)\$\$|\$([^$\n]+?)\$", re.S)
+#: nbconvert's MathJax loader and configuration (a CDN script): not needed once the math is MathML
+MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
+#: nbconvert's require.js and mermaid loader (CDN scripts for widgets and diagrams, which these pages have none of)
+REQUIRE = re.compile(r'<script src="https://cdnjs\.cloudflare\.com/ajax/libs/require\.js/[^"]*"></script>\n?')
+MERMAID = re.compile(r'<script type="module">(?:(?!</script>).)*?cdnjs\.cloudflare\.com/ajax/libs/mermaid'
+                     r'.*?</script>\n?', re.S)
+
+
+def html_page(nb) -> str:
+    """The HTML page of an executed notebook, its markdown math as MathML, with nothing loaded from the network
+    (nbconvert's MathJax, require.js and mermaid scripts are left out).
+
+    Each formula is swapped for a placeholder before the markdown is converted (markdown would otherwise read the
+    ``*`` and ``_`` inside the MathML as emphasis) and replaced by its MathML after.
+    """
+    from latex2mathml.converter import convert
+    from nbconvert import HTMLExporter
+
+    nb = copy.deepcopy(nb)
+    formulas = {}
+
+    def hold(match):
+        key = f"CLARAREFMATH{len(formulas):04d}X"
+        display, inline = match.groups()
+        formulas[key] = convert((display or inline).strip(), display="block" if display else "inline")
+        return key
+
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = MATH.sub(hold, cell.source)
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    body, n_loaders = MATHJAX.subn("", body)
+    body, n_require = REQUIRE.subn("", body)
+    body, n_mermaid = MERMAID.subn("", body)
+    if (n_loaders, n_require, n_mermaid) != (1, 1, 1):
+        raise RuntimeError("nbconvert's HTML template changed: its MathJax, require.js or mermaid loader was not "
+                           "found once")
+    if re.search(r'(src|href)="https?://|import\("https?://|Url = "https?://', body):
+        raise RuntimeError("the page still loads something from the network")
+    for key, mathml in formulas.items():
+        if body.count(key) != 1:
+            raise RuntimeError(f"a formula's placeholder {key} appears {body.count(key)} times in the page")
+        body = body.replace(key, mathml)
+    return body
 
 
 def render(script: pathlib.Path, out_dir: pathlib.Path, *, fast: bool = False, timeout: int = 600) -> list:
@@ -23,7 +74,6 @@ def render(script: pathlib.Path, out_dir: pathlib.Path, *, fast: bool = False, t
     import jupytext
     import nbformat
     from nbclient import NotebookClient
-    from nbconvert import HTMLExporter
 
     nb = jupytext.read(script)
     # a script knows its own path as __file__ (tutorial.setup uses it); a kernel does not: set it, run, remove
@@ -46,8 +96,7 @@ def render(script: pathlib.Path, out_dir: pathlib.Path, *, fast: bool = False, t
     out_dir.mkdir(parents=True, exist_ok=True)
     ipynb, html = out_dir / f"{script.stem}.ipynb", out_dir / f"{script.stem}.html"
     nbformat.write(nb, ipynb)
-    body, _ = HTMLExporter().from_notebook_node(nb)
-    html.write_text(body, encoding="utf-8")
+    html.write_text(html_page(nb), encoding="utf-8")
     return [ipynb, html]
 
 
