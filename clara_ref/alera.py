@@ -66,7 +66,7 @@ from ._backend import Array, array_namespace, as_1d_float, finite_theta
 from ._core import Optimizer, finite_result
 from .constant import _arrays, _moments_fit
 from .errors import RateFloorError
-from .rate_control import COLUMNS, PathRateControl
+from .rate_control import COLUMNS, PathRateControl, validated
 
 __all__ = ["Alera", "AleraState", "Salera", "SaleraState", "PageHinkleyState", "RateFloorError", "alera", "salera",
            "C_for_damping"]
@@ -152,9 +152,13 @@ class Alera(_AleraParameters):
 
     def __post_init__(self):
         V.path_constant(self.c, hi_open=True)
-        rule = PathRateControl(self.direction, self.eta0, c=self.c, damping=V.nonnegative("C", self.C),
-                               blocks=self.blocks, sigma=self.sigma, **self.CHOICES)
-        self._set(_rule=rule, eta0=rule.eta0, c=rule.c, C=rule.damping_setting, blocks=rule.blocks, sigma=rule.sigma)
+        # the fields checked and normalised once (rate_control.validated: C is the rule's d), then carried as they are
+        checked = validated(direction=self.direction, eta0=self.eta0, c=self.c, d=self.C, blocks=self.blocks,
+                            sigma=self.sigma, **self.CHOICES)
+        self._set(eta0=checked["eta0"], c=checked["c"], C=checked["d"], blocks=checked["blocks"],
+                  sigma=checked["sigma"])
+        self._set(_rule=PathRateControl(self.direction, self.eta0, c=self.c, d=self.C, blocks=self.blocks,
+                                        sigma=self.sigma, **self.CHOICES))
 
     def init(self, theta: Array) -> AleraState:
         xp = as_1d_float(theta)

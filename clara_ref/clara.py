@@ -60,7 +60,7 @@ from typing import Any, NamedTuple
 from ._backend import Array, as_1d_float, finite_theta
 from ._core import Optimizer, finite_result
 from .constant import _arrays, _moments_fit
-from .rate_control import COLUMNS, PathRateControl
+from .rate_control import COLUMNS, PathRateControl, validated
 
 __all__ = ["Clara", "ClaraState", "clara"]
 
@@ -130,9 +130,11 @@ class Clara(Optimizer):
     state_type = ClaraState
 
     def __post_init__(self):
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        rule = PathRateControl(**{k: v for k, v in fields.items() if k != "d"}, damping=fields["d"], **self.CHOICES)
-        self._set(_rule=rule, d=rule.damping_setting, **{k: getattr(rule, k) for k in fields if k != "d"})
+        # the fields checked and normalised once (rate_control.validated), then carried into the rule as they are
+        names = [f.name for f in dataclasses.fields(self)]
+        checked = validated(**{k: getattr(self, k) for k in names}, **self.CHOICES)
+        self._set(**{k: checked[k] for k in names})
+        self._set(_rule=PathRateControl(**{k: getattr(self, k) for k in names}, **self.CHOICES))
 
     def reference_at(self, t: int, sizes: tuple) -> float:
         """The value (K4) that P is compared with after update ``t`` for blocks of ``sizes``."""

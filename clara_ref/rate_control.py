@@ -40,6 +40,7 @@ follows Adam's own steps, and P is compared with what Adam's steps give under pu
 from __future__ import annotations
 
 import math
+from dataclasses import KW_ONLY, dataclass, fields
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -51,7 +52,7 @@ from . import path as _path
 from .path import CLAMP_FLOOR, SKIP_FLOOR, block_norms
 from .directions import sgd_direction
 
-__all__ = ["PathRateControl", "Step", "CHOICES", "COLUMNS"]
+__all__ = ["PathRateControl", "Step", "CHOICES", "COLUMNS", "validated"]
 
 #: every choice and its allowed values (the first is CLARA's)
 CHOICES = {"path_of": ("step", "gradient"), "rates": ("global", "per_block"), "adapt": ("after_move", "before_move"),
@@ -106,49 +107,76 @@ def _null_std(null_direction, c: float, rule: str, n: int) -> float:
     return R.path_sq_norm_std(null_direction, c=c, n=n)
 
 
-class PathRateControl:
-    """A path rule around a direction with every choice of the module table as a keyword argument: the engine that
-    ``Clara`` and ``Alera`` build from their own fields and run (its ``_step`` is one update, K1-K6).
+def validated(*, direction, eta0, c=0.2, d=1e-3, move="raw", blocks=None, reference="direction", path_of="step",
+              transient=False, rates="global", adapt="after_move", score="ratio", small="clamp", sigma="exact",
+              eta_min=None, eta_max=None) -> dict:
+    """Every hyperparameter of a path rule checked and normalised, as a dict of the same names: the one place where
+    they are validated (PathRateControl and the optimizers built on it, ``Clara`` and ``Alera``, call it). Raises
+    ``ValueError`` naming the parameter and its valid range."""
+    if not all(hasattr(direction, a) for a in ("init", "propose", "gradient", "hyperparameters")):
+        hint = (" (an optimizer such as cr.adam(...) is not a direction: pass cr.adam_direction() or "
+                "cr.sgd_direction(), and the rate as eta0)") if hasattr(direction, "update") else ""
+        raise ValueError(f"direction must be a direction (init, propose, gradient, hyperparameters), "
+                         f"got {direction!r}{hint}")
+    out = dict(direction=direction, eta0=V.positive("eta0", eta0), c=V.path_constant(c))
+    for name, value in (("move", move), ("path_of", path_of), ("rates", rates), ("adapt", adapt),
+                        ("score", score), ("small", small), ("sigma", sigma)):
+        out[name] = V.one_of(name, value, CHOICES[name])
+    if isinstance(d, str):
+        if score != "ratio":
+            raise ValueError(f"{'d' if score == 'ratio' else 'C'}='auto' needs score='ratio' (CLARA's damping)")
+        out["d"] = V.one_of("d", d, ("auto",))
+    else:
+        out["d"] = V.nonnegative("d" if score == "ratio" else "C", d)
+    if isinstance(reference, str):
+        out["reference"] = V.one_of("reference", reference, ("direction", "random_walk"))
+    else:
+        if rates != "global":
+            raise ValueError("a float reference needs rates='global' (it is compared with the sum over blocks)")
+        out["reference"] = V.positive("reference", reference)
+    out["transient"] = V.flag("transient", transient)
+    out["eta_min"] = None if eta_min is None else V.positive("eta_min", eta_min)
+    out["eta_max"] = None if eta_max is None else V.positive("eta_max", eta_max)
+    if out["eta_min"] is not None and out["eta_max"] is not None and out["eta_min"] > out["eta_max"]:
+        raise ValueError(f"eta_min must be <= eta_max, got {eta_min!r} > {eta_max!r}")
+    out["blocks"] = None if blocks is None else V.block_sizes(blocks)
+    return out
 
-    ``damping`` is CLARA's d (score="ratio") or the 2017 rule's C (score="z"); ``"auto"`` (ratio only) is twice the
-    exact null spread of P. ``reference`` is ``"direction"`` (the expectation for the vector entering the path),
-    ``"random_walk"`` (c/(2-c) per block) or a float (rates="global" only: P is compared with it as given).
+
+@dataclass(frozen=True)
+class PathRateControl:
+    """A path rule around a direction with every choice of the module table as a field: the engine that ``Clara``
+    and ``Alera`` build from their own (validated) fields and run (its ``_step`` is one update, K1-K6).
+
+    ``d`` is the damping: CLARA's d (score="ratio") or the 2017 rule's C (score="z"); ``"auto"`` (ratio only) is
+    twice the exact null spread of P. ``reference`` is ``"direction"`` (the expectation for the vector entering the
+    path), ``"random_walk"`` (c/(2-c) per block) or a float (rates="global" only: P is compared with it as given).
+    The fields are checked by :func:`validated`.
     """
 
-    def __init__(self, direction, eta0, *, c=0.2, damping=1e-3, move="raw", blocks=None, reference="direction",
-                 path_of="step", transient=False, rates="global", adapt="after_move", score="ratio",
-                 small="clamp", sigma="exact", eta_min=None, eta_max=None):
-        if not all(hasattr(direction, a) for a in ("init", "propose", "gradient", "hyperparameters")):
-            hint = (" (an optimizer such as cr.adam(...) is not a direction: pass cr.adam_direction() or "
-                    "cr.sgd_direction(), and the rate as eta0)") if hasattr(direction, "update") else ""
-            raise ValueError(f"direction must be a direction (init, propose, gradient, hyperparameters), "
-                             f"got {direction!r}{hint}")
-        self.direction = direction
-        self.eta0 = V.positive("eta0", eta0)
-        self.c = V.path_constant(c)
-        for name, value in (("move", move), ("path_of", path_of), ("rates", rates), ("adapt", adapt),
-                            ("score", score), ("small", small), ("sigma", sigma)):
-            setattr(self, name, V.one_of(name, value, CHOICES[name]))
-        if isinstance(damping, str):
-            if score != "ratio":
-                raise ValueError("damping='auto' needs score='ratio'")
-            self.damping_setting = V.one_of("d", damping, ("auto",))
-        else:
-            self.damping_setting = V.nonnegative("d" if score == "ratio" else "C", damping)
-        if isinstance(reference, str):
-            self.reference = V.one_of("reference", reference, ("direction", "random_walk"))
-        else:
-            if rates != "global":
-                raise ValueError("a float reference needs rates='global' (it is compared with the sum over blocks)")
-            self.reference = V.positive("reference", reference)
-        self.transient = V.flag("transient", transient)
-        self.eta_min = None if eta_min is None else V.positive("eta_min", eta_min)
-        self.eta_max = None if eta_max is None else V.positive("eta_max", eta_max)
-        if self.eta_min is not None and self.eta_max is not None and self.eta_min > self.eta_max:
-            raise ValueError(f"eta_min must be <= eta_max, got {eta_min!r} > {eta_max!r}")
-        self.blocks = None if blocks is None else V.block_sizes(blocks)
+    direction: Any
+    eta0: float
+    _: KW_ONLY
+    c: float = 0.2
+    d: float | str = 1e-3
+    move: str = "raw"
+    blocks: tuple | None = None
+    reference: str | float = "direction"
+    path_of: str = "step"
+    transient: bool = False
+    rates: str = "global"
+    adapt: str = "after_move"
+    score: str = "ratio"
+    small: str = "clamp"
+    sigma: str = "exact"
+    eta_min: float | None = None
+    eta_max: float | None = None
+
+    def __post_init__(self):
+        for name, value in validated(**{f.name: getattr(self, f.name) for f in fields(self)}).items():
+            object.__setattr__(self, name, value)
         # The vector entering the path determines the null expectation: the direction's steps, or a random walk.
-        self._null_direction = direction if path_of == "step" else sgd_direction()
+        object.__setattr__(self, "_null_direction", self.direction if self.path_of == "step" else sgd_direction())
 
     # -- reference math ------------------------------------------------------------------------------------------
     def reference_at(self, t: int, sizes: tuple) -> float:
@@ -164,8 +192,8 @@ class PathRateControl:
 
     def damping(self, sizes: tuple) -> float:
         """The damping in use; ``"auto"`` is 2 sqrt(sum_b sigma_b^2), the exact null spread of P doubled."""
-        if self.damping_setting != "auto":
-            return self.damping_setting
+        if self.d != "auto":
+            return self.d
         return 2.0 * math.sqrt(sum(_null_std(self._null_direction, self.c, "exact", n) ** 2 for n in sizes))  # (K5)
 
     def _sizes(self, theta) -> tuple:

@@ -229,3 +229,24 @@ def test_auto_damping_at_large_n_is_the_stated_multiple_of_one_over_sqrt_n():
     for direction, k in ((cr.sgd_direction(), 0.278), (cr.adam_direction(), 0.601)):
         d = cr.clara(direction, 1e-3, d="auto").init(np.zeros(n)).d
         assert round(d * math.sqrt(n), 3) == k
+
+
+def test_the_rule_is_a_frozen_dataclass_that_holds_the_optimizers_checked_fields_under_their_names():
+    """rate_control.validated checks every hyperparameter once; Clara and Alera keep the checked values and their
+    rule holds them under one name each (CLARA's d is the rule's d; the 2017 C is the rule's d with score="z")."""
+    import dataclasses
+
+    from clara_ref.rate_control import PathRateControl
+
+    opt = cr.clara(cr.adam_direction(), 1e-3, d="auto", blocks=[3, 2], c=0.5)
+    rule = opt._rule
+    assert isinstance(rule, PathRateControl) and (rule.d, rule.c, rule.blocks) == ("auto", 0.5, (3, 2))
+    assert opt.blocks == (3, 2) and opt.d == "auto"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rule.d = 1.0
+    alera = cr.alera(cr.sgd_direction(), 1e-2, C=2e-4)
+    assert (alera._rule.d, alera._rule.score, alera.C) == (2e-4, "z", 2e-4)
+    with pytest.raises(ValueError, match="C must be"):
+        cr.alera(cr.sgd_direction(), 1e-2, C=-1.0)
+    with pytest.raises(ValueError, match="d must be"):
+        cr.clara(cr.sgd_direction(), 1e-2, d=-1.0)
