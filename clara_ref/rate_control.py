@@ -200,42 +200,12 @@ class PathRateControl:
         return _block_sizes(self.blocks, theta.shape[0])
 
     # -- one update ------------------------------------------------------------------------------------------------
-    def _adapt(self, etas, p_sqs, refs, sizes, d, t):
-        """(K5): the rates after adaptation and the factor applied to each."""
-        if self.rates == "global":
-            P, ref = sum(p_sqs), sum(refs)
-            if self.score == "ratio":
-                f = safe_exp(d * (P / ref - 1.0))                           # (K5) ratio, global
-            else:
-                sigma = math.sqrt(sum(_null_std(self._null_direction, self.c, self.sigma, n) ** 2 for n in sizes))
-                f = safe_exp(d * (P - ref) / sigma)                          # (K5) z-score, global
-            new = guard_rate(etas[0] * f, t, self.eta_min, self.eta_max)
-            return (new,), (_applied(etas[0], f, new),)
-        if self.score == "ratio":
-            fs = tuple(safe_exp(d * (q / r - 1.0)) for q, r in zip(p_sqs, refs))                 # (K5) per block
-        else:
-            fs = tuple(safe_exp(d * (q - r) / _null_std(self._null_direction, self.c, self.sigma, n))   # (K5)
-                       for q, r, n in zip(p_sqs, refs, sizes))
-        new = tuple(guard_rate(e * f, t, self.eta_min, self.eta_max, block=b if len(etas) > 1 else None)
-                    for b, (e, f) in enumerate(zip(etas, fs)))
-        return new, tuple(_applied(e, f, n) for e, f, n in zip(etas, fs, new))
-
-    def _move(self, xp, theta, s, s_norms, etas, slices):
-        """(K6): theta_b - eta_b s_b, or eta_b times the unit direction for move="unit"."""
-        if self.move == "raw" and len(etas) == 1:
-            new = s * -etas[0]
-            new += theta                                               # (K6) theta - eta s, one block
-            return new
-        new = xp.asarray(theta, copy=True)
-        for i, (a, b) in enumerate(slices):
-            e = etas[i] if len(etas) > 1 else etas[0]
-            if self.move == "raw":
-                new[a:b] -= e * s[a:b]                                     # (K6) raw
-            else:
-                new[a:b] -= (e / max(s_norms[i], CLAMP_FLOOR)) * s[a:b]    # (K6) unit
-        return new
+    def _std(self, n: int) -> float:
+        """The null spread of P_b for a block of n (the 2017 rule's sigma_b, ``sigma`` choosing the formula)."""
+        return _null_std(self._null_direction, self.c, self.sigma, n)
 
     def _step(self, theta, g, t_done, etas, p, dstate, d) -> Step:
+        """One update (K1-K6), each choice of the module table looked up in its table of functions below."""
         xp = as_1d_float(theta)
         squares_fit = check_gradient(xp, theta, g, step=t_done + 1)   # before anything: a refusal changes nothing
         if p.shape != theta.shape:
@@ -247,20 +217,82 @@ class PathRateControl:
         s_norms = block_norms(s, slices) if (self.move == "unit" or self.path_of == "step") else None
         if s_norms is not None and not all(map(math.isfinite, s_norms)):
             refuse_non_finite_step(xp, s, g, self.direction, dstate, t)   # before the path and the rate see it
-        if self.path_of == "step":
-            x, x_norms = s, s_norms                                                    # (K2)
-        else:
-            x, x_norms = self.direction.gradient(theta, g), None
+        x, x_norms = PATH_VECTORS[self.path_of](self, theta, g, s, s_norms)            # (K2)
         p, p_sqs = _path.cumulate(p, x, self.c, slices, FLOORS[self.small], small=self.small,   # (K3)
                                   norms=x_norms)
-        if self.rates == "global":
-            refs = [self.reference_at(t, sizes)]                                       # (K4)
-        else:
-            refs = [self.reference_at(t, (n,)) for n in sizes]
-        if self.adapt == "before_move":
-            etas, fs = self._adapt(etas, p_sqs, refs, sizes, d, t)                     # (K5)
-            new_theta = self._move(xp, theta, s, s_norms, etas, slices)                # (K6)
-        else:
-            new_theta = self._move(xp, theta, s, s_norms, etas, slices)                # (K6)
-            etas, fs = self._adapt(etas, p_sqs, refs, sizes, d, t)                     # (K5)
-        return Step(new_theta, etas, p, p_sqs, sum(refs), fs, dstate, squares_fit)
+        new_etas, fs, ref = RATES[self.rates](self, etas, p_sqs, sizes, d, t)          # (K4, K5)
+        moved_with = WHEN[self.adapt](etas, new_etas)                                  # (K5) before or after
+        new_theta = MOVES[self.move](xp, theta, s, s_norms, moved_with, slices)        # (K6)
+        return Step(new_theta, new_etas, p, p_sqs, ref, fs, dstate, squares_fit)
+
+
+# -- the choices, one small function each; the columns of COLUMNS pick them by name ---------------------------------
+
+def _step_enters(rule, theta, g, s, s_norms):
+    """path_of="step" (CLARA): the direction's own step s enters the path (its block norms already known)."""
+    return s, s_norms
+
+
+def _gradient_enters(rule, theta, g, s, s_norms):
+    """path_of="gradient" (2017): the raw gradient, with coupled L2 if the direction has it."""
+    return rule.direction.gradient(theta, g), None
+
+
+def _ratio(d, P, ref, spread):
+    """score="ratio" (CLARA): d (P / ref - 1)."""
+    return d * (P / ref - 1.0)
+
+
+def _z(d, P, ref, spread):
+    """score="z" (2017): C (P - ref) / sigma, sigma = ``spread()`` the null spread of P."""
+    return d * (P - ref) / spread()
+
+
+def _global(rule, etas, p_sqs, sizes, d, t):
+    """rates="global" (CLARA): one rate, moved by the score of P = sum_b P_b against ref = sum_b ref_b.
+    Returns the new rates, the factor applied to each and the reference."""
+    P, ref = sum(p_sqs), rule.reference_at(t, sizes)                                  # (K4)
+    f = safe_exp(SCORES[rule.score](d, P, ref, lambda: math.sqrt(sum(rule._std(n) ** 2 for n in sizes))))   # (K5)
+    new = guard_rate(etas[0] * f, t, rule.eta_min, rule.eta_max)
+    return (new,), (_applied(etas[0], f, new),), ref
+
+
+def _per_block(rule, etas, p_sqs, sizes, d, t):
+    """rates="per_block" (2017): block b's rate moved by the score of P_b against ref_b."""
+    refs = [rule.reference_at(t, (n,)) for n in sizes]                                  # (K4)
+    fs = tuple(safe_exp(SCORES[rule.score](d, q, r, lambda n=n: rule._std(n)))           # (K5)
+               for q, r, n in zip(p_sqs, refs, sizes))
+    new = tuple(guard_rate(e * f, t, rule.eta_min, rule.eta_max, block=b if len(etas) > 1 else None)
+                for b, (e, f) in enumerate(zip(etas, fs)))
+    return new, tuple(_applied(e, f, n) for e, f, n in zip(etas, fs, new)), sum(refs)
+
+
+def _raw(xp, theta, s, s_norms, etas, slices):
+    """move="raw" (both papers): theta_b - eta_b s_b."""
+    if len(etas) == 1:
+        new = s * -etas[0]
+        new += theta                                                   # (K6) theta - eta s, one rate
+        return new
+    new = xp.asarray(theta, copy=True)
+    for (a, b), e in zip(slices, etas):
+        new[a:b] -= e * s[a:b]                                         # (K6) one rate per block
+    return new
+
+
+def _unit(xp, theta, s, s_norms, etas, slices):
+    """move="unit" (the CLARA authors' "us"): theta_b - eta_b s_b / max(|s_b|, 1e-12)."""
+    new = xp.asarray(theta, copy=True)
+    for i, (a, b) in enumerate(slices):
+        e = etas[i] if len(etas) > 1 else etas[0]
+        new[a:b] -= (e / max(s_norms[i], CLAMP_FLOOR)) * s[a:b]        # (K6) unit
+    return new
+
+
+#: one function per value of each choice (the module table's rows): which vector enters the path (K2), how the
+#: rates move (K4, K5), the exponent (K5), the move (K6), and which rates the move uses: the old ones when the
+#: rate is adapted after the move (CLARA), the new ones when before (2017)
+PATH_VECTORS = {"step": _step_enters, "gradient": _gradient_enters}
+RATES = {"global": _global, "per_block": _per_block}
+SCORES = {"ratio": _ratio, "z": _z}
+MOVES = {"raw": _raw, "unit": _unit}
+WHEN = {"after_move": lambda old, new: old, "before_move": lambda old, new: new}
