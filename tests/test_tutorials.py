@@ -71,3 +71,15 @@ def test_a_tutorial_renders_to_an_executed_notebook_and_html(tmp_path):
     # markdown; the page names no temporary folder of the machine that rendered it
     assert html.count("<math") >= 3 and "cdnjs" not in html and "mathjax" not in html.lower()
     assert "$$" not in html and "figures in" not in html and tempfile.gettempdir() + "/" not in html
+
+
+def test_the_committed_pages_typeset_their_math_offline_in_a_headless_browser():
+    """tutorials/check_rendered_math.py on docs/tutorials/*.html: every formula laid out by Chromium with the network
+    off, no TeX left raw, no request beyond the page (runs where Playwright and Debian's chromium are installed)."""
+    pytest.importorskip("playwright")
+    if not os.path.exists("/usr/bin/chromium"):
+        pytest.skip("no /usr/bin/chromium (Debian's chromium package)")
+    proc = subprocess.run([sys.executable, str(TUTORIALS[0].parent / "check_rendered_math.py")], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
+    assert "00_the_path.html: ok, 19 formulas typeset offline" in proc.stdout
