@@ -152,7 +152,7 @@ class Alera(_AleraParameters):
 
     def __post_init__(self):
         V.path_constant(self.c, hi_open=True)
-        # the fields checked and normalised once (rate_control.validated: C is the rule's d), then carried as they are
+        # the fields checked and normalised by rate_control.validated (C is the rule's d), then carried as they are
         checked = validated(direction=self.direction, eta0=self.eta0, c=self.c, d=self.C, blocks=self.blocks,
                             sigma=self.sigma, **self.CHOICES)
         self._set(eta0=checked["eta0"], c=checked["c"], C=checked["d"], blocks=checked["blocks"],

@@ -130,7 +130,8 @@ class Clara(Optimizer):
     state_type = ClaraState
 
     def __post_init__(self):
-        # the fields checked and normalised once (rate_control.validated), then carried into the rule as they are
+        # the fields checked and normalised by rate_control.validated and carried into the rule as they are (the
+        # rule's own check of them, the same function, then finds them normal: nothing is copied back)
         names = [f.name for f in dataclasses.fields(self)]
         checked = validated(**{k: getattr(self, k) for k in names}, **self.CHOICES)
         self._set(**{k: checked[k] for k in names})

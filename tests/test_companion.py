@@ -43,8 +43,8 @@ def computing_tags(path) -> dict:
                 match = _ITEM.fullmatch(item.strip())
                 if match:
                     letter, first, _, last = match.groups()
-                    out.update({f"{letter}{i}": out[f"{letter}{i}"] + [tok.start[0]]
-                                for i in range(int(first), int(last or first) + 1)})
+                    for i in range(int(first), int(last or first) + 1):
+                        out[f"{letter}{i}"].append(tok.start[0])
     return out
 
 
