@@ -6,6 +6,7 @@ import math
 import pytest
 
 from clara_ref.experiments import claims as C
+from clara_ref.experiments.claim_text import summary
 from clara_ref.experiments.grid import PRESETS, TASKS, RunSpec
 from clara_ref.experiments.runner import run_one
 
@@ -59,7 +60,7 @@ def test_c1_names_its_losses_and_ties_are_neutral():
     assert res.verdict == "not supported"
     assert [(c["task"], c["rate"]) for c in res.numbers["losses_by_name"]] == [("rosenbrock", 1e-4),
                                                                               ("rosenbrock", 1e-2)]
-    assert "rosenbrock/sgd at 0.0001" in res.summary
+    assert "rosenbrock/sgd at 0.0001" in summary(res)
 
 
 def test_c1_ignores_the_axis_aligned_ellipsoid():
@@ -198,7 +199,7 @@ def test_cells_whose_rule_cannot_move_the_rate_are_left_out_and_named():
     (left,) = res.numbers["not_evaluable"]
     assert (left["task"], left["label"], left["needed"]) == ("iris", "adam-clara", 10.0)
     assert left["reach"] == pytest.approx(math.exp(0.1)) and "1.11x in 100 steps" in left["why"]
-    assert "iris/adam-clara (1.11x)" in res.summary
+    assert "iris/adam-clara (1.11x)" in summary(res)
     # a synthetic task where the rule can act keeps C4 evaluable, and the tabular cells stay out of it
     records += (cells_of("sphere", "adam", {1e-6: 90.0, 1e-4: 80.0, 1e-2: 1.0, 1.0: 1.0})
                 + cells_of("sphere", "adam-clara", {1e-6: 10.0, 1e-4: 10.0, 1e-2: 1.0, 1.0: 2.0}))
@@ -251,10 +252,15 @@ def test_c0_needs_both_halves_and_reports_each():
     assert res.verdict == "supported" and res.margin == pytest.approx(min(0.8, 1.0 - 2 / 3))
     assert res.numbers["parts"] == dict(null=dict(verdict="supported", margin=pytest.approx(0.8)),
                                         benchmark=dict(verdict="supported", margin=pytest.approx(1 / 3)))
+    assert summary(res) == (
+        "pure noise (n = 15; drift of log eta in null spreads): CLARA +0.20; Adam's steps against the random walk "
+        "+700; the gradient path (2017) +0.00 (consistent: within 1; drifts: beyond 3): supported; benchmark, "
+        "Adam-CLARA against the uncorrected rule at matched speed, cells won-lost: synthetic 2-0 (1 ties): supported "
+        "(at equal d: synthetic 2-0 (1 ties))")
     # CLARA drifting by 2 spreads makes the null half mixed and C0 mixed; without the null half C0 is not evaluated
     assert C.claim_c0(C.Cells.from_records(_null_records(0.02, 7.0) + bench_win)).verdict == "mixed"
     alone = C.claim_c0(C.Cells.from_records(bench_win))
-    assert alone.verdict == C.NOT_IN_PRESET and "benchmark half: supported" in alone.summary
+    assert alone.verdict == C.NOT_IN_PRESET and "benchmark half: supported" in summary(alone)
 
 
 # -------------------------------------------------------------------------------------------------- damping
@@ -284,6 +290,57 @@ def test_path_constant_claim_reads_c_from_the_records():
     assert res["D3"].verdict == "supported"            # 3 to 4 successful rates across c: within D1_SPREAD
     assert res["D3"].numbers["pairs"][0]["successes"] == {"0.05": 3, "0.1": 3, "0.2": 4, "0.5": 3}
     assert "D1" not in res                             # a single numeric d
+
+
+# -------------------------------------------------------------------------------------------------- sentences
+def test_claims_return_numbers_and_the_report_writes_the_sentence():
+    """The claims return verdicts, numbers, cells and a case; ``claim_text`` writes the one-line summary from them.
+    A preset without the runs a claim needs gets the sentence that names what is missing."""
+    assert "summary" not in C.ClaimResult._fields
+    empty = C.Cells.from_records([])
+    for cid, claim in C.CLAIM_FUNCTIONS.items():
+        res = claim(empty)
+        assert (res.verdict, res.case) == (C.NOT_IN_PRESET, "absent"), cid
+        assert summary(res).startswith("needs "), cid
+    with pytest.raises(ValueError, match="case must be one of"):
+        C._result("C1", "mixed", {}, None, C.DEFAULT, "almost")
+
+
+def test_the_sentence_says_the_numbers_the_verdict_used():
+    res = C.claim_c2(C.Cells.from_records(_c2_records(1, 4, 1, 2)))
+    assert summary(res) == ("successful (task, rate) cells, sgd synthetic: fixed 1, CLARA 4 of 4; adam synthetic: "
+                            "fixed 1, CLARA 2 of 4. Gain as a share of the cells: SGD +0.75, Adam +0.25 (far more: "
+                            ">= 0.2, and SGD's at least Adam's)")
+    # the thresholds the verdict was made with are the ones the sentence names
+    strict = C.claim_c2(C.Cells.from_records(_c2_records(1, 4, 1, 2)), C.Thresholds(far_gain=0.8))
+    assert strict.verdict == "mixed" and "(far more: >= 0.8," in summary(strict)
+    small = (cells_of("sphere", "adam", {1e-6: 90.0, 1e-4: 80.0, 1e-2: 1.0, 1.0: 1.0})
+             + cells_of("sphere", "adam-clara", {1e-6: 10.0, 1e-4: 10.0, 1e-2: 1.0, 1.0: 2.0}))
+    assert summary(C.claim_c4(C.Cells.from_records(small))).startswith(
+        "Adam-CLARA better than Adam in 2/2 cells at rates <= 0.0001, 0/2 at >= 0.01, 2/4 overall (gap +1.00); "
+        "better cells, synthetic: sphere 1e-06, sphere 0.0001; real data: none")
+
+
+def test_each_situation_of_a_claim_has_its_own_sentence():
+    c3 = C.claim_c3(C.Cells.from_records(_c3_records(steps=600, clara_small=0.2)))
+    assert c3.case == "beyond_budget" and "recovery: none of the 1 poor-rate cells can climb" in summary(c3)
+    c3 = C.claim_c3(C.Cells.from_records(_c3_records(steps=12000)))
+    assert summary(c3).endswith("recovery: CLARA succeeds at 1 of 1 poor rates it can climb from (share 1.00; 0 "
+                                "more beyond the budget; D-Adaptation succeeds at 1 of them)")
+    tie = cells_of("sphere", "sgd", {1e-2: 1.0}) + cells_of("sphere", "sgd-clara", {1e-2: 1.05})
+    c1 = C.claim_c1(C.Cells.from_records(tie))
+    assert (c1.case, summary(c1)) == ("no_separation", "no cell separates CLARA from the fixed rate")
+    acc = dict(role="tabular", chance=1 / 3, initial=0.3)
+    full = cells_of("iris", "adam", {1e-2: 1.0}, **acc) + cells_of("iris", "adam-clara", {1e-2: 1.0}, **acc)
+    c5 = C.claim_c5(C.Cells.from_records(full))
+    assert c5.case == "saturated" and "saturated, left out: iris/adam" in summary(c5)
+    slow = dict(damping=1e-3, reference=1.302, n_blocks=2)                     # 100 steps: exp(0.1) = 1.11x
+    idle = cells_of("sphere", "sgd", {1e-2: 1.0}, steps=100) + cells_of("sphere", "sgd-clara", {1e-2: 1.0},
+                                                                        steps=100, **slow)
+    c1 = C.claim_c1(C.Cells.from_records(idle))
+    assert c1.case == "unreachable" and summary(c1) == (
+        "no synthetic cell where the rule can move the rate 10x within its step budget; left out as not evaluable "
+        "at this step budget (the rate cannot move 10x): sphere/sgd-clara (1.11x)")
 
 
 # -------------------------------------------------------------------------------------------------- thresholds

@@ -17,6 +17,7 @@ import os
 
 from .._io import atomic_write
 from . import claims as claims_mod
+from .claim_text import summary
 from .figures import write_figures
 from .grid import NULL_BURN_IN, TASKS
 from .optimizers import PATH_RULES
@@ -53,7 +54,7 @@ def claims_table(results) -> list[str]:
     lines = ["| claim | verdict | margin | robustness | seeds | numbers |", "|---|---|---|---|---|---|"]
     for c in results:
         lines.append(f"| {c.id}: {c.text} | {_verdict_text(c)} | {_margin_text(c)} | {_robustness_text(c)} | "
-                     f"{_seeds_text(c)} | {c.summary} |")
+                     f"{_seeds_text(c)} | {summary(c)} |")
         for name, part in c.numbers.get("parts", {}).items():
             rob = part.get("robustness")
             note = f" (not robust; stopped: {part['undecided']})" if "undecided" in part else ""

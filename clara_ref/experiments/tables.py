@@ -12,6 +12,7 @@ from collections import defaultdict
 import numpy as np
 
 from .._io import atomic_write
+from .claim_text import summary
 from .grid import OPTIMIZERS, TASKS
 
 
@@ -91,12 +92,14 @@ def _json_safe(x):
 
 
 def write_claims(results, path) -> str:
-    """``claims.json``: the ClaimResults as objects (non-finite numbers as null), with ``borderline``, the deciding
-    cells and the seeds that decided each (the per-cell outcomes stay out: they are the bootstrap's working data)."""
+    """``claims.json``: the ClaimResults as objects (non-finite numbers as null), each with its sentence (``summary``,
+    from ``claim_text``), ``borderline``, the deciding cells and the seeds that decided it (the per-cell outcomes,
+    the case and the thresholds stay out: the bootstrap's working data and what the sentence was made from)."""
     data = []
     for r in results:
-        d = {k: v for k, v in r._asdict().items() if k != "outcomes"}
-        d["deciding"] = [dict(task=t, label=lab, rate=e) for t, lab, e in r.deciding]
+        d = dict(id=r.id, text=r.text, verdict=r.verdict, numbers=r.numbers, margin=r.margin,
+                 robustness=r.robustness, summary=summary(r),
+                 deciding=[dict(task=t, label=lab, rate=e) for t, lab, e in r.deciding], seeds=r.seeds)
         data.append(dict(_json_safe(d), borderline=r.borderline))
     atomic_write(path, lambda fh: json.dump(data, fh, indent=1, allow_nan=False))
     return path

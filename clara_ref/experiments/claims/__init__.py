@@ -48,22 +48,25 @@ with its reason), so that the report can show each verdict over a stated range o
 The functions read only the records (see ``clara_ref.experiments.runner.run_one`` for their fields); nothing here
 touches files, so every claim can be checked on small hand-made records (tests/test_claims.py).
 
+The claims return verdicts, numbers and cells; the report's sentence for each (``claims.json``'s ``summary``) is
+made from them by ``clara_ref.experiments.claim_text``.
+
 The package's modules: ``rules`` (thresholds and shared names), ``cells`` (the records as cells, their reach),
 ``correction`` (C0), ``paper`` (C1-C5), ``sweep`` (D1-D3), ``evaluate`` (all claims, robustness, threshold ranges).
 """
 
 from __future__ import annotations
 
-from .cells import (Cells, _absent, _by_share, _cell, _fmt, _rate, _Reach, _result, _same_curve, _share,  # noqa: F401
-                    _unreachable, identical_tasks, log_rate_range)
+from .cells import (Cells, _absent, _by_share, _cell, _Reach, _result, _same_curve, _share, _unreachable,  # noqa: F401
+                    identical_tasks, log_rate_range)
 from .correction import _disagreement, _null_half, _pair_half, claim_c0  # noqa: F401
 from .evaluate import (CLAIM_FUNCTIONS, _parts, default_claims, evaluate, threshold_names,  # noqa: F401
                        threshold_sweep)
 from .paper import (_best, _c5_row, _c5_verdict, _stability, claim_c1, claim_c2, claim_c3, claim_c4,  # noqa: F401
                     claim_c5)
 from .rules import (ABLATION, ABLATION_EQUAL_D, ABOVE_CHANCE, ACC_MARGIN, BENCHMARK_ROLES, C4_CEILING,  # noqa: F401
-                    C4_GAP, CLARA_NAMES, D1_SPREAD, DECIDING_SHARE, DEFAULT, DRIFT_SPREADS, EXCLUDED_TASKS, FAR_GAIN,
-                    LARGE_RATE, MIN_REACH, NOT_AT_BUDGET, NOT_IN_PRESET, NULL_RULES, NULL_SPREADS, PROGRESS,
+                    C4_GAP, CASES, CLARA_NAMES, D1_SPREAD, DECIDING_SHARE, DEFAULT, DRIFT_SPREADS, EXCLUDED_TASKS,
+                    FAR_GAIN, LARGE_RATE, MIN_REACH, NOT_AT_BUDGET, NOT_IN_PRESET, NULL_RULES, NULL_SPREADS, PROGRESS,
                     REJECT_SHARE, REL_MARGIN, RESAMPLES, ROBUST_SHARE, SMALL_RATE, STABLE_MARGIN, SUCCESS_ACCURACY,
                     SUCCESS_DISTANCE, SUPPORT_SHARE, TEXTS, THRESHOLD_RANGES, UNDECIDED, UNDECIDED_VERDICT, ClaimResult,
                     Thresholds)

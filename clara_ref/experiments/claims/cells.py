@@ -9,7 +9,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from .rules import (BENCHMARK_ROLES, DEFAULT, EXCLUDED_TASKS, NOT_AT_BUDGET, NOT_IN_PRESET, TEXTS, ClaimResult,
+from .rules import (BENCHMARK_ROLES, CASES, DEFAULT, EXCLUDED_TASKS, NOT_AT_BUDGET, NOT_IN_PRESET, TEXTS, ClaimResult,
                     Thresholds)
 
 
@@ -184,14 +184,6 @@ class _Reach:
     def listing(self) -> list:
         return [self.left_out[k] for k in sorted(self.left_out)]
 
-    def text(self) -> str:
-        if not self.left_out:
-            return ""
-        return ("; left out as not evaluable at this step budget (the rate cannot move " +
-                f"{self.factor:g}x): " + ", ".join(f"{v['task']}/{v['label']} ({v['reach']:.3g}x)"
-                                                   if v["reach"] is not None else f"{v['task']}/{v['label']}"
-                                                   for v in self.listing()))
-
 
 def _share(wins, losses, empty=math.nan) -> float:
     return wins / (wins + losses) if wins + losses else empty
@@ -201,27 +193,22 @@ def _by_share(share, th: Thresholds) -> str:
     return "supported" if share >= th.support_share else "not supported" if share <= th.reject_share else "mixed"
 
 
-def _result(cid, verdict, numbers, margin, summary, outcomes=None) -> ClaimResult:
-    return ClaimResult(cid, TEXTS[cid], verdict, numbers, None if margin is None else float(margin), None, summary,
-                       outcomes or {})
+def _result(cid, verdict, numbers, margin, th: Thresholds, case="decided", outcomes=None) -> ClaimResult:
+    if case not in CASES:
+        raise ValueError(f"case must be one of {CASES}, got {case!r}")
+    return ClaimResult(cid, TEXTS[cid], verdict, numbers, None if margin is None else float(margin), None, case,
+                       outcomes or {}, thresholds=th)
 
 
-def _absent(cid, why, numbers=None) -> ClaimResult:
-    return _result(cid, NOT_IN_PRESET, numbers or {}, None, why)
+def _absent(cid, th: Thresholds, numbers=None) -> ClaimResult:
+    """The preset lacks the runs this claim needs (the report's sentence says which)."""
+    return _result(cid, NOT_IN_PRESET, numbers or {}, None, th, "absent")
 
 
-def _unreachable(cid, reach: _Reach, what: str, numbers=None) -> ClaimResult:
+def _unreachable(cid, reach: _Reach, th: Thresholds, numbers=None) -> ClaimResult:
+    """The runs exist, but no cell's rule can move its rate by the claim's factor within the budget."""
     numbers = dict(numbers or {}, not_evaluable=reach.listing())
-    return _result(cid, NOT_AT_BUDGET, numbers, None, f"no {what} where the rule can move the rate "
-                   f"{reach.factor:g}x within its step budget{reach.text()}")
-
-
-def _rate(e) -> str:
-    return f"{e:g}"
-
-
-def _fmt(x) -> str:
-    return "diverged" if isinstance(x, float) and math.isinf(x) else f"{x:.4g}"
+    return _result(cid, NOT_AT_BUDGET, numbers, None, th, "unreachable")
 
 
 def _cell(task, label, rate) -> tuple:

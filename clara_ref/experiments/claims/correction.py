@@ -46,14 +46,8 @@ def _null_half(cells: Cells, th: Thresholds):
     margin = min(th.null_spreads - worst_clara, least_mis - th.drift_spreads)
     verdict = ("supported" if margin >= 0 else
                "not supported" if worst_clara > th.drift_spreads or least_mis <= th.null_spreads else "mixed")
-    gradient = [r for r in rows if r["rule"] == "adam-clara-uncorrected"]
-    text = ("pure noise (" + ", ".join(f"n = {r['n']:,}" if r["n"] else r["task"] for r in clara) +
-            "; drift of log eta in null spreads): CLARA " + ", ".join(f"{r['z']:+.2f}" for r in clara) +
-            "; Adam's steps against the random walk " + ", ".join(f"{r['z']:+.3g}" for r in mismatched) +
-            ("; the gradient path (2017) " + ", ".join(f"{r['z']:+.2f}" for r in gradient) if gradient else "") +
-            f" (consistent: within {th.null_spreads:g}; drifts: beyond {th.drift_spreads:g})")
     return dict(verdict=verdict, margin=margin, worst_clara_spreads=worst_clara,
-                least_mismatched_spreads=least_mis, rows=rows, summary=text), outcomes
+                least_mismatched_spreads=least_mis, rows=rows), outcomes
 
 
 def _pair_half(cells: Cells, th: Thresholds, reach: _Reach, other: str):
@@ -129,26 +123,16 @@ def claim_c0(cells: Cells, th: Thresholds = DEFAULT) -> ClaimResult:
                      disagreement=apart, named_task=named)
     numbers = dict(not_evaluable=reach.listing())
     if null is not None:
-        numbers["null"] = {k: v for k, v in null.items() if k != "summary"}
+        numbers["null"] = null
     if bench is not None:
         numbers["benchmark"] = bench
     parts = {k: numbers[k] for k in ("null", "benchmark") if k in numbers}
     if null is None or bench is None:
         if null is None and bench is None and reach.left_out:
-            return _unreachable("C0", reach, "benchmark cell", numbers)
-        missing = "the pure-noise tasks" if null is None else "adam-clara-uncorrected-matched on a benchmark task"
-        have = (f"; {k} half: {v['verdict']}" for k, v in parts.items())
-        return _absent("C0", f"needs {missing}" + "".join(have), numbers)
+            return _unreachable("C0", reach, th, numbers)
+        return _absent("C0", th, numbers)
     numbers["parts"] = {k: dict(verdict=v["verdict"], margin=v["margin"]) for k, v in parts.items()}
     verdicts = [null["verdict"], bench["verdict"]]
     verdict = ("supported" if verdicts == ["supported"] * 2 else
                "not supported" if verdicts == ["not supported"] * 2 else "mixed")
-
-    def shares(gs):
-        return ", ".join(f"{k} {g['better']}-{g['worse']} ({g['same']} ties)" for k, g in gs.items()) or "none"
-
-    summary = (f"{null['summary']}: {null['verdict']}; benchmark, Adam-CLARA against the uncorrected rule at "
-               f"matched speed, cells won-lost: {shares(groups)}: {bench['verdict']} (at equal d: "
-               f"{shares(eq_groups)})" + (f"; the rules leave the rate furthest apart on {named} (median "
-                                          f"{math.exp(apart[named]):.3g}x)" if named else "") + reach.text())
-    return _result("C0", verdict, numbers, min(null["margin"], bench["margin"]), summary, outcomes)
+    return _result("C0", verdict, numbers, min(null["margin"], bench["margin"]), th, outcomes=outcomes)

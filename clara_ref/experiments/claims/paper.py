@@ -7,7 +7,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from .cells import (Cells, _absent, _by_share, _cell, _fmt, _rate, _Reach, _result, _share, _unreachable)
+from .cells import Cells, _absent, _by_share, _cell, _Reach, _result, _share, _unreachable
 from ..optimizers import OPTIMIZERS
 from .rules import (CLARA_NAMES, DEFAULT, NOT_AT_BUDGET, NOT_IN_PRESET, ClaimResult, Thresholds)
 
@@ -41,29 +41,20 @@ def claim_c1(cells: Cells, th: Thresholds = DEFAULT) -> ClaimResult:
                     ratios.append(a / b)
     if wins + losses + ties + idle == 0:
         if reach.left_out:
-            return _unreachable("C1", reach, "synthetic cell")
-        return _absent("C1", "needs SGD/Adam and their CLARA variants on a synthetic task")
+            return _unreachable("C1", reach, th)
+        return _absent("C1", th)
     share = _share(wins, losses)
     if math.isnan(share):
         return _result("C1", "mixed", dict(wins=0, losses=0, ties=ties, no_progress=idle,
-                                           not_evaluable=reach.listing()), -th.support_share,
-                       "no cell separates CLARA from the fixed rate" + reach.text(), outcomes)
+                                           not_evaluable=reach.listing()), -th.support_share, th, "no_separation",
+                       outcomes)
     gm = math.exp(float(np.mean(np.log(ratios)))) if ratios else math.nan
-    loss_names = "; ".join(f"{c['task']}/{c['base']} at {_rate(c['rate'])} ({_fmt(c['clara'])} vs "
-                           f"{_fmt(c['fixed'])})" for c in lost)
-    idle_names = "; ".join(f"{t}/{base} at {len(v)} rates (CLARA diverged at {sum(v)})"
-                           for (t, base), v in sorted(stuck.items()))
-    summary = (f"CLARA wins {wins}, loses {losses} of {wins + losses} decided (task, base, rate) cells "
-               f"(share {share:.2f}); {ties} ties; geometric-mean ratio CLARA/fixed {gm:.3g}"
-               + (f"; losses: {loss_names}" if lost else "")
-               + (f"; neither halved the distance (neither a win nor a loss): {idle_names}" if stuck else "")
-               + reach.text())
     no_progress = [dict(task=t, base=base, rates=len(v), clara_diverged=sum(v))
                    for (t, base), v in sorted(stuck.items())]
     return _result("C1", _by_share(share, th), dict(wins=wins, losses=losses, ties=ties, no_progress=idle,
                                                     share=share, geometric_mean_ratio=gm, losses_by_name=lost,
                                                     no_progress_by_name=no_progress, not_evaluable=reach.listing()),
-                   share - th.support_share, summary, outcomes)
+                   share - th.support_share, th, outcomes=outcomes)
 
 
 # ---------------------------------------------------------------------------------------------- C2
@@ -72,7 +63,7 @@ def claim_c2(cells: Cells, th: Thresholds = DEFAULT) -> ClaimResult:
     distance <= 1% of the start, or accuracy >= 90% of the task's best), synthetic and real data apart, on the
     tasks where X-CLARA can move its rate MIN_REACH-fold. Deciding statistic: SGD's gain as a share of its cells;
     supported when it is at least FAR_GAIN and at least Adam's."""
-    gains, numbers, parts, outcomes = {}, {}, [], {}
+    gains, numbers, outcomes = {}, {}, {}
     reach = _Reach(cells, "C2", th)
     for base in ("sgd", "adam"):
         total = succ_fixed = succ_clara = 0
@@ -88,7 +79,6 @@ def claim_c2(cells: Cells, th: Thresholds = DEFAULT) -> ClaimResult:
                                               (_cell(t, base, e), _cell(t, base + "-clara", e)))
             if n:
                 numbers[f"{base}_{kind}"] = dict(cells=n, fixed=f, clara=c, gain=c - f)
-                parts.append(f"{base} {kind}: fixed {f}, CLARA {c} of {n}")
             total, succ_fixed, succ_clara = total + n, succ_fixed + f, succ_clara + c
         if total:
             gains[base] = (succ_clara - succ_fixed) / total
@@ -96,15 +86,12 @@ def claim_c2(cells: Cells, th: Thresholds = DEFAULT) -> ClaimResult:
     numbers["not_evaluable"] = reach.listing()
     if "sgd" not in gains:
         if any(v["label"] == "sgd-clara" for v in reach.listing()):
-            return _unreachable("C2", reach, "task", numbers)
-        return _absent("C2", "needs SGD and SGD-CLARA", numbers)
+            return _unreachable("C2", reach, th, numbers)
+        return _absent("C2", th, numbers)
     g_sgd, g_adam = gains["sgd"], gains.get("adam", -math.inf)
     margin = min(g_sgd - th.far_gain, g_sgd - g_adam)
     verdict = "supported" if margin >= 0 else "not supported" if g_sgd <= 0 else "mixed"
-    summary = ("successful (task, rate) cells, " + "; ".join(parts) + f". Gain as a share of the cells: SGD "
-               f"{g_sgd:+.2f}" + (f", Adam {g_adam:+.2f}" if "adam" in gains else "") +
-               f" (far more: >= {th.far_gain:g}, and SGD's at least Adam's)" + reach.text())
-    return _result("C2", verdict, numbers, margin, summary, outcomes)
+    return _result("C2", verdict, numbers, margin, th, outcomes=outcomes)
 
 
 # ---------------------------------------------------------------------------------------------- C3
@@ -118,7 +105,7 @@ def claim_c3(cells: Cells, th: Thresholds = DEFAULT) -> ClaimResult:
     pairs = [(t, b) for t in images for b in ("sgd", "adam")
              if cells.has(t, b + "-clara") and cells.has(t, b) and cells.has(t, "dadapt-adam")]
     if not pairs:
-        return _absent("C3", "needs an image task with D-Adaptation, a fixed rate and its CLARA variant")
+        return _absent("C3", th)
     more = less = same = 0
     stab_cells, spreads, vs_fixed = [], defaultdict(list), {"more": 0, "less": 0, "same": 0}
     rec_ok = rec_fail = blocked = dadapt_ok = 0
@@ -172,23 +159,14 @@ def claim_c3(cells: Cells, th: Thresholds = DEFAULT) -> ClaimResult:
                    recovery=dict(recovered=rec_ok, not_recovered=rec_fail, beyond_budget=blocked, share=rec,
                                  dadapt_succeeded=dadapt_ok, cells=rec_cells),
                    not_evaluable=reach.listing())
-    stab_txt = (f"stability: CLARA's worst seed beats D-Adaptation's at {more}, trails at {less}, ties at {same} "
-                f"(task, variant, rate) cells above chance (share {stab:.2f}); against the fixed rate it beats, "
-                f"trails, ties at {vs_fixed['more']}, {vs_fixed['less']}, {vs_fixed['same']}; median seed spread " +
-                ", ".join(f"{k} {v:.3f}" for k, v in numbers["median_seed_spread"].items()))
     if rec_ok + rec_fail == 0:
         if blocked or reach.left_out:
-            return _result("C3", NOT_AT_BUDGET, numbers, None,
-                           f"{stab_txt}; recovery: none of the {blocked} poor-rate cells can climb to a successful "
-                           "fixed rate within the step budget" + reach.text(), outcomes)
-        return _result("C3", NOT_IN_PRESET, numbers, None,
-                       f"{stab_txt}; recovery: no initial rate is poor for the fixed optimizer here", outcomes)
-    rec_txt = (f"recovery: CLARA succeeds at {rec_ok} of {rec_ok + rec_fail} poor rates it can climb from "
-               f"(share {rec:.2f}; {blocked} more beyond the budget; D-Adaptation succeeds at {dadapt_ok} of them)")
+            return _result("C3", NOT_AT_BUDGET, numbers, None, th, "beyond_budget", outcomes)
+        return _result("C3", NOT_IN_PRESET, numbers, None, th, "no_poor_rate", outcomes)
     margin = min(stab, rec) - th.support_share
     verdict = ("supported" if margin >= 0 else
                "not supported" if max(stab, rec) <= th.reject_share else "mixed")
-    return _result("C3", verdict, numbers, margin, f"{stab_txt}; {rec_txt}" + reach.text(), outcomes)
+    return _result("C3", verdict, numbers, margin, th, outcomes=outcomes)
 
 
 def _stability(worst_a: float, worst_b: float, th: Thresholds = DEFAULT) -> str:
@@ -219,24 +197,14 @@ def claim_c4(cells: Cells, th: Thresholds = DEFAULT) -> ClaimResult:
                 tally[group][1] += 1
     if not tally["small"][1] or not tally["large"][1]:
         if reach.left_out and not tally["all"][1]:
-            return _unreachable("C4", reach, "task")
-        return _absent("C4", "needs Adam and Adam-CLARA at small and at large rates" + reach.text(),
-                       dict(not_evaluable=reach.listing()))
+            return _unreachable("C4", reach, th)
+        return _absent("C4", th, dict(not_evaluable=reach.listing()))
     fs, fl, fa = (tally[g][0] / tally[g][1] for g in ("small", "large", "all"))
     gap = fs - fl
     margin = min(gap - th.c4_gap, th.c4_ceiling - fa)
     verdict = "supported" if margin >= 0 else "not supported" if gap <= 0 else "mixed"
-
-    def better_cells(kind):
-        return ", ".join(f"{c['task']} {_rate(c['rate'])}" for c in listed if c["kind"] == kind
-                         and c["outcome"] == "better") or "none"
-
-    summary = (f"Adam-CLARA better than Adam in {tally['small'][0]}/{tally['small'][1]} cells at rates <= "
-               f"{th.small_rate:g}, {tally['large'][0]}/{tally['large'][1]} at >= {th.large_rate:g}, "
-               f"{tally['all'][0]}/{tally['all'][1]} overall (gap {gap:+.2f}); better cells, synthetic: "
-               f"{better_cells('synthetic')}; real data: {better_cells('real')}" + reach.text())
     return _result("C4", verdict, dict(small_share=fs, large_share=fl, overall_share=fa, gap=gap, cells=listed,
-                                       not_evaluable=reach.listing()), margin, summary, outcomes)
+                                       not_evaluable=reach.listing()), margin, th, outcomes=outcomes)
 
 
 # ---------------------------------------------------------------------------------------------- C5
@@ -291,24 +259,17 @@ def claim_c5(cells: Cells, th: Thresholds = DEFAULT) -> ClaimResult:
     pooled_counts = {k: sum(r["outcome"] == k for r in pooled_rows) for k in ("fixed", "clara", "tie")}
     if not rows and not saturated:
         if reach.left_out:
-            return _unreachable("C5", reach, "task")
-        return _absent("C5", "needs a fixed rate and a CLARA variant on the same task")
+            return _unreachable("C5", reach, th)
+        return _absent("C5", th)
     pooled_verdict = _c5_verdict(pooled_counts) if pooled_rows else NOT_IN_PRESET
-    summary = (f"base by base, the tuned fixed rate wins on {counts['fixed']}, ties on {counts['tie']}, loses on "
-               f"{counts['clara']} of {len(rows)} (task, base) pairs (" +
-               "; ".join(f"{r['task']}/{r['base']}: {_fmt(r['tuned_fixed'])} vs {_fmt(r['best_clara'])}"
-                         for r in rows) + ")" +
-               (f"; saturated, left out: {', '.join(saturated)}" if saturated else "") +
-               f"; pooled over the bases: wins {pooled_counts['fixed']}, ties {pooled_counts['tie']}, loses "
-               f"{pooled_counts['clara']} of {len(pooled_rows)} tasks ({pooled_verdict})" + reach.text())
     numbers = dict(fixed_wins=counts["fixed"], ties=counts["tie"], clara_wins=counts["clara"], saturated=saturated,
                    pairs=rows, pooled=dict(verdict=pooled_verdict, fixed_wins=pooled_counts["fixed"],
                                            ties=pooled_counts["tie"], clara_wins=pooled_counts["clara"],
                                            tasks=pooled_rows),
                    not_evaluable=reach.listing())
     if not rows:
-        return _result("C5", NOT_IN_PRESET, numbers, None, summary)
-    return _result("C5", _c5_verdict(counts), numbers, counts["fixed"] - 1, summary, outcomes)
+        return _result("C5", NOT_IN_PRESET, numbers, None, th, "saturated")
+    return _result("C5", _c5_verdict(counts), numbers, counts["fixed"] - 1, th, outcomes=outcomes)
 
 
 def _c5_row(cells, t, fixed_labels, clara_labels, low, th):

@@ -74,6 +74,11 @@ NOT_IN_PRESET = "not evaluated in this preset"
 NOT_AT_BUDGET = "not evaluable at this step budget"
 UNDECIDED_VERDICT = "undecided"
 UNDECIDED = (NOT_IN_PRESET, NOT_AT_BUDGET)
+#: the situations a claim's numbers can describe: "decided" (the verdict rests on cells), "absent" (the preset lacks
+#: the runs), "unreachable" (the runs exist but no rule under test can move its rate far enough), "no_separation"
+#: (C1, D2: no cell or pair tells the two apart), "no_poor_rate" and "beyond_budget" (C3: no recovery to test, or
+#: none reachable in the budget), "saturated" (C5: every pair reaches the ceiling)
+CASES = ("decided", "absent", "unreachable", "no_separation", "no_poor_rate", "beyond_budget", "saturated")
 
 
 @dataclass(frozen=True)
@@ -125,12 +130,14 @@ THRESHOLD_RANGES = {
 
 class ClaimResult(NamedTuple):
     """One claim's verdict. ``numbers``: the statistics behind it (JSON-ready; cells listed where the claim rests on
-    them, the cells left out as not evaluable in ``numbers["not_evaluable"]``); ``summary``: the same in one
-    sentence; ``margin``: signed distance of the deciding statistic from the threshold of "supported";
-    ``robustness``: share of seed-bootstrap resamples with the same verdict (None when not evaluated).
-    ``outcomes``: {cell key: (outcome, cells it rests on)}, what the bootstrap and the extra seeds look at (not
-    written to claims.json); ``deciding``: the cells whose outcome the resamples change in at least
-    DECIDING_SHARE of them; ``seeds``: the most seeds any cell of the claim had."""
+    them, the cells left out as not evaluable in ``numbers["not_evaluable"]``); ``margin``: signed distance of the
+    deciding statistic from the threshold of "supported"; ``robustness``: share of seed-bootstrap resamples with
+    the same verdict (None when not evaluated). ``case``: which of the claim's situations the numbers describe
+    (one of CASES); the report's sentence (``clara_ref.experiments.claim_text``) is made from ``numbers``, ``case``
+    and ``thresholds``, the thresholds the verdict was made with. ``outcomes``: {cell key: (outcome, cells it rests
+    on)}, what the bootstrap and the extra seeds look at (not written to claims.json); ``deciding``: the cells whose
+    outcome the resamples change in at least DECIDING_SHARE of them; ``seeds``: the most seeds any cell of the
+    claim had."""
 
     id: str
     text: str
@@ -138,10 +145,11 @@ class ClaimResult(NamedTuple):
     numbers: dict
     margin: float | None
     robustness: float | None
-    summary: str
+    case: str = "decided"
     outcomes: dict = {}
     deciding: tuple = ()
     seeds: int | None = None
+    thresholds: Thresholds = DEFAULT
 
     @property
     def borderline(self) -> bool:

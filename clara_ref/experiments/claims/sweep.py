@@ -33,10 +33,10 @@ def _sweep_groups(cells: Cells, axis: str, th: Thresholds, claim: str):
     return {k: v for k, v in groups.items() if len(v) >= 2}, left_out
 
 
-def _robust_across(cells: Cells, th: Thresholds, axis: str, claim: str, what: str) -> ClaimResult:
+def _robust_across(cells: Cells, th: Thresholds, axis: str, claim: str) -> ClaimResult:
     groups, left_out = _sweep_groups(cells, axis, th, claim)
     if not groups:
-        return _absent(claim, f"needs a sweep of {what} (preset damping)", dict(not_evaluable=left_out))
+        return _absent(claim, th, dict(not_evaluable=left_out))
     rows, outcomes = [], {}
     for (t, variant, other), by_value in sorted(groups.items()):
         counts = {v: sum(cells.success(t, lab, e, th) for e in cells.rates_of[(t, lab)])
@@ -48,26 +48,21 @@ def _robust_across(cells: Cells, th: Thresholds, axis: str, claim: str, what: st
                                          tuple(_cell(t, lab, e) for lab in by_value.values()
                                                for e in cells.rates_of[(t, lab)]))
     share = sum(r["robust"] for r in rows) / len(rows)
-    summary = (f"the successful rates change by at most {th.d1_spread} across {what} in "
-               f"{sum(r['robust'] for r in rows)} of {len(rows)} (task, variant) pairs: " +
-               "; ".join(f"{r['task']}/{r['variant']} " + "/".join(map(str, r["successes"].values())) for r in rows)
-               + (f"; left out (the rate cannot move {th.min_reach(claim):g}x): " +
-                  ", ".join(f"{v['task']}/{v['label']}" for v in left_out) if left_out else ""))
     return _result(claim, _by_share(share, th), dict(share=share, pairs=rows, not_evaluable=left_out),
-                   share - th.support_share, summary, outcomes)
+                   share - th.support_share, th, outcomes=outcomes)
 
 
 def claim_d1(cells: Cells, th: Thresholds = DEFAULT) -> ClaimResult:
     """D1: per (task, CLARA variant, c), the number of successful initial rates at each numeric d whose rule can
     move the rate MIN_REACH-fold; robust when it changes by at most D1_SPREAD. Deciding statistic: the share of
     robust pairs."""
-    return _robust_across(cells, th, "d", "D1", "the damping d")
+    return _robust_across(cells, th, "d", "D1")
 
 
 def claim_d3(cells: Cells, th: Thresholds = DEFAULT) -> ClaimResult:
     """D3: per (task, CLARA variant, d setting), the number of successful initial rates at each path constant c
     (where the rule can move the rate MIN_REACH-fold); robust when it changes by at most D1_SPREAD."""
-    return _robust_across(cells, th, "c", "D3", "the path constant c")
+    return _robust_across(cells, th, "c", "D3")
 
 
 def claim_d2(cells: Cells, th: Thresholds = DEFAULT) -> ClaimResult:
@@ -75,7 +70,7 @@ def claim_d2(cells: Cells, th: Thresholds = DEFAULT) -> ClaimResult:
     at the smallest d. A win when it is smaller (or only the larger d succeeds anywhere), a loss when larger."""
     groups, _ = _sweep_groups(cells, "d", th, "D2")
     if not groups:
-        return _absent("D2", "needs a damping sweep (preset damping)")
+        return _absent("D2", th)
     wins = losses = 0
     rows, outcomes = [], {}
     for (t, variant, c), by_d in sorted(groups.items()):
@@ -93,10 +88,7 @@ def claim_d2(cells: Cells, th: Thresholds = DEFAULT) -> ClaimResult:
         outcomes[(t, variant, c)] = (outcome, tuple(_cell(t, lab, e) for lab in (by_d[lo_d], by_d[hi_d])
                                                     for e in cells.rates_of[(t, lab)]))
     share = _share(wins, losses)
-    summary = (f"the largest d succeeds from a smaller initial rate than the smallest d in {wins}, from a larger one "
-               f"in {losses}, the same in {len(rows) - wins - losses} of {len(rows)} (task, variant) pairs")
     if math.isnan(share):
-        return _result("D2", "mixed", dict(pairs=rows), -th.support_share, summary + "; no pair separates them",
-                       outcomes)
-    return _result("D2", _by_share(share, th), dict(share=share, pairs=rows), share - th.support_share, summary,
-                   outcomes)
+        return _result("D2", "mixed", dict(pairs=rows), -th.support_share, th, "no_separation", outcomes)
+    return _result("D2", _by_share(share, th), dict(share=share, pairs=rows), share - th.support_share, th,
+                   outcomes=outcomes)
