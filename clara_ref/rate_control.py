@@ -143,6 +143,22 @@ def validated(*, direction, eta0, c=0.2, d=1e-3, move="raw", blocks=None, refere
     return out
 
 
+def log_rate_range(damping, reference, n_blocks, steps) -> float | None:
+    """log of the largest factor a path rule can raise eta by in ``steps`` steps: d (K/ref - 1) T.
+
+    P = sum_b |p_b|^2 is at most K (every block's path a unit vector), so each step multiplies eta by at most
+    exp(d (K/ref - 1)). For SGD-CLARA with one block (ref = c/(2-c) = 1/9): 8 d per step. For the 2017 rule pass the
+    effective damping of its largest block and ref = K mu, which gives the same bound for that block (the run
+    records carry both; the claims read a cell's reach from them).
+
+    >>> round(log_rate_range(1e-3, 1 / 9, 1, 1000), 6)
+    8.0
+    """
+    if damping is None or reference is None or n_blocks is None or not reference > 0:
+        return None
+    return float(damping) * (n_blocks / float(reference) - 1.0) * steps
+
+
 @dataclass(frozen=True)
 class PathRateControl:
     """A path rule around a direction with every choice of the module table as a field: the engine that ``Clara``

@@ -158,7 +158,7 @@ def solution_5():
 # %%
 @exercise("Bound Adam-CLARA's rise on the digits MLP in 600 and 12,150 steps (d = 1e-3).")
 def solution_6():
-    from clara_ref.experiments.claims import log_rate_range
+    from clara_ref.rate_control import log_rate_range
 
     model = cr.models.mlp((64, 128, 64, 10))
     opt = cr.clara(cr.adam_direction(), 1e-6, d=1e-3, blocks=model.block_sizes)

@@ -15,11 +15,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+from collections import defaultdict
 
 from .grid import TASKS
 
 __all__ = ["RunRecord", "RunRecordError", "validate", "final_metric", "read_run_file", "MAX_RUN_FILE_BYTES",
-           "NotRegular", "MISSING"]
+           "NotRegular", "MISSING", "identical_tasks"]
 
 #: a run file larger than this is not read (the largest real one, a 1000-step run, is about 70 kB)
 MAX_RUN_FILE_BYTES = 64 * 2**20
@@ -322,3 +323,44 @@ def read_run_file(path: str, run_id: str) -> tuple[dict | None, str | None]:
     except RecursionError:
         return None, "nested too deeply"
     return (record, None) if problem is None else (None, problem)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# a check over many records
+
+def identical_tasks(records, rtol: float = 1e-6) -> list[tuple]:
+    """Pairs of tasks on which an optimizer gave the same metric curves (to relative ``rtol``) in every common
+    (label, rate, seed): duplicated evidence that a claim would count twice. Returns (task_a, task_b, label).
+
+    Whole curves are compared, not final values, so two runs that merely both diverged do not match. The default
+    tolerance separates real duplicates (Adam on the sphere and the axis-aligned ellipsoid differ only through
+    eps = 1e-8 against sqrt(v_hat), relative 1e-8 or less) from different tasks (different from the first step).
+    Pure-noise tasks are left out: their gradients ignore theta, so their curves say nothing about a task.
+    """
+    by = defaultdict(dict)
+    for r in records:
+        if r.get("role") == "null":
+            continue
+        by[(r["task"], r["label"])][(float(r["eta0"]), r["seed"])] = r.get("metric") or []
+    out = []
+    tasks = sorted({t for t, _ in by})
+    for i, a in enumerate(tasks):
+        for b in tasks[i + 1:]:
+            for lab in sorted({lab for t, lab in by if t == a} & {lab for t, lab in by if t == b}):
+                ra, rb = by[(a, lab)], by[(b, lab)]
+                common = set(ra) & set(rb)
+                if common and all(_same_curve(ra[k], rb[k], rtol) for k in common):
+                    out.append((a, b, lab))
+    return out
+
+
+def _same_curve(x, y, rtol) -> bool:
+    if len(x) != len(y) or not x:
+        return False
+    for u, v in zip(x, y):
+        if u is None or v is None:
+            if u is not v:
+                return False
+        elif abs(u - v) > rtol * max(abs(u), abs(v)):
+            return False
+    return True

@@ -16,11 +16,13 @@ import math
 import os
 
 from .._io import atomic_write
+from ..rate_control import log_rate_range
 from . import claims as claims_mod
 from .claim_text import summary
 from .figures import write_figures
 from .grid import NULL_BURN_IN, TASKS
 from .optimizers import PATH_RULES
+from .record import identical_tasks
 from .tables import _d_text, _label_order, _tasks, cell_text, outcomes, write_claims, write_summary
 
 __all__ = ["write_summary", "write_figures", "write_report", "write_claims", "outcomes", "cell_text",
@@ -144,7 +146,7 @@ def _reach_rows(records) -> list[str]:
         if key in seen:
             continue
         seen.add(key)
-        up = claims_mod.log_rate_range(r["damping"], r["reference"], r["n_blocks"], r["steps_total"])
+        up = log_rate_range(r["damping"], r["reference"], r["n_blocks"], r["steps_total"])
         rows.append(f"| {r['task']} | {r['label']} | {_d_text(r)} | {r['reference']:.4g} | {r['n_blocks']} | "
                     f"{r['steps_total']:,} | {_exp_str(up)} | {_exp_str(r['damping'] * r['steps_total'])} |")
     return rows
@@ -197,7 +199,7 @@ def _claims_section(claims, decision, records) -> list[str]:
                   "Each named threshold over a stated range, the others at their defaults (no bootstrap): where a "
                   "verdict changes, a reader sees how much it rests on the threshold.", ""] + threshold_table(sweep)
         lines.append("")
-    dupes = claims_mod.identical_tasks(records)
+    dupes = identical_tasks(records)
     if dupes:
         lines += ["Identical results on two tasks (evidence a claim must not count twice): " +
                   "; ".join(f"{a} = {b} for {lab}" for a, b, lab in dupes) + ". No claim counts `" +

@@ -57,8 +57,9 @@ The package's modules: ``rules`` (thresholds and shared names), ``cells`` (the r
 
 from __future__ import annotations
 
-from .cells import (Cells, _absent, _by_share, _cell, _Reach, _result, _same_curve, _share, _unreachable,  # noqa: F401
-                    identical_tasks, log_rate_range)
+from ...rate_control import log_rate_range  # noqa: F401 (a cell's reach; the rule's bound lives with the rule)
+from ..record import identical_tasks  # noqa: F401 (a check of the records, read by the report)
+from .cells import Cells, _absent, _by_share, _cell, _Reach, _result, _share, _unreachable  # noqa: F401
 from .correction import _disagreement, _null_half, _pair_half, claim_c0  # noqa: F401
 from .evaluate import (CLAIM_FUNCTIONS, _parts, default_claims, evaluate, threshold_names,  # noqa: F401
                        threshold_sweep)

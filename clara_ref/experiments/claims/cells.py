@@ -1,6 +1,5 @@
 """Cells: the records grouped by (task, optimizer, initial rate) with each cell's seeds and its reach (how far its
-rule can move the rate in its budget); the helpers every claim uses; the check that no two tasks repeat each
-other (``identical_tasks``)."""
+rule can move the rate in its budget, ``clara_ref.rate_control.log_rate_range``); the helpers every claim uses."""
 
 from __future__ import annotations
 
@@ -9,6 +8,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from ...rate_control import log_rate_range
 from .rules import (BENCHMARK_ROLES, CASES, DEFAULT, EXCLUDED_TASKS, NOT_AT_BUDGET, NOT_IN_PRESET, TEXTS, ClaimResult,
                     Thresholds)
 
@@ -148,22 +148,6 @@ class Cells:
         return self.labels.get((task, label), {}).get("optimizer", label)
 
 
-def log_rate_range(damping, reference, n_blocks, steps) -> float | None:
-    """log of the largest factor a path rule can raise eta by in ``steps`` steps: d (K/ref - 1) T.
-
-    P = sum_b |p_b|^2 is at most K (every block's path a unit vector), so each step multiplies eta by at most
-    exp(d (K/ref - 1)). For SGD-CLARA with one block (ref = c/(2-c) = 1/9): 8 d per step. For the 2017 rule the
-    records carry the effective damping of its largest block and ref = K mu, which gives the same bound for that
-    block.
-
-    >>> round(log_rate_range(1e-3, 1 / 9, 1, 1000), 6)
-    8.0
-    """
-    if damping is None or reference is None or n_blocks is None or not reference > 0:
-        return None
-    return float(damping) * (n_blocks / float(reference) - 1.0) * steps
-
-
 class _Reach:
     """The cells a claim leaves out because the rule under test cannot move its rate by the claim's factor."""
 
@@ -213,41 +197,3 @@ def _unreachable(cid, reach: _Reach, th: Thresholds, numbers=None) -> ClaimResul
 
 def _cell(task, label, rate) -> tuple:
     return (task, label, float(rate))
-
-
-def identical_tasks(records, rtol: float = 1e-6) -> list[tuple]:
-    """Pairs of tasks on which an optimizer gave the same metric curves (to relative ``rtol``) in every common
-    (label, rate, seed): duplicated evidence that a claim would count twice. Returns (task_a, task_b, label).
-
-    Whole curves are compared, not final values, so two runs that merely both diverged do not match. The default
-    tolerance separates real duplicates (Adam on the sphere and the axis-aligned ellipsoid differ only through
-    eps = 1e-8 against sqrt(v_hat), relative 1e-8 or less) from different tasks (different from the first step).
-    Pure-noise tasks are left out: their gradients ignore theta, so their curves say nothing about a task.
-    """
-    by = defaultdict(dict)
-    for r in records:
-        if r.get("role") == "null":
-            continue
-        by[(r["task"], r["label"])][(float(r["eta0"]), r["seed"])] = r.get("metric") or []
-    out = []
-    tasks = sorted({t for t, _ in by})
-    for i, a in enumerate(tasks):
-        for b in tasks[i + 1:]:
-            for lab in sorted({lab for t, lab in by if t == a} & {lab for t, lab in by if t == b}):
-                ra, rb = by[(a, lab)], by[(b, lab)]
-                common = set(ra) & set(rb)
-                if common and all(_same_curve(ra[k], rb[k], rtol) for k in common):
-                    out.append((a, b, lab))
-    return out
-
-
-def _same_curve(x, y, rtol) -> bool:
-    if len(x) != len(y) or not x:
-        return False
-    for u, v in zip(x, y):
-        if u is None or v is None:
-            if u is not v:
-                return False
-        elif abs(u - v) > rtol * max(abs(u), abs(v)):
-            return False
-    return True
