@@ -25,6 +25,23 @@ the axis-aligned ellipsoid, started at x0 = 100 in every coordinate, Adam moves 
 random orthogonal Q (Haar-distributed: QR of a Gaussian matrix with the signs of R's diagonal moved into Q), the
 same spectrum and the same start distance can no longer be undone by a diagonal preconditioner.
 
+Objectives with a time: the four *drifting* tasks (``DRIFTING``, a :class:`Drifting` each) change at a known step
+``change_at`` (mid-run), the setting in which the CLARA paper motivates online adaptation (arXiv 2508.05408: the
+ideal rate "potentially changes during training"). Each is a noisy isotropic quadratic
+f_t(x) = h_t |x - c_t|^2 in n = 10 coordinates, started at x0 = 100 (the sphere's start) unless said, whose
+gradient is taken at x + sigma_t xi (the same noise model):
+
+    quadratic_jump_up    h_t = 1 before change_at, 100 after (the curvature jumps up 100x)       c_t = 0
+    quadratic_jump_down  h_t = 100, then 1 (down 100x)                                          c_t = 0
+    moving_sphere        h_t = 1; c_t = v t u drifts at v = 1 per step along u = (1, ..., 1)/sqrt(n) from the
+                         start x0 = 0, then jumps by 100 along u at change_at and stays there
+    noise_jump           h_t = 1, c_t = 0; sigma_t = 1, then 10 (the gradient noise grows tenfold)
+
+Time is the step: ``grad(x, rng, t)`` is the gradient of update t (t = 1, 2, ...), and ``value(x, t)`` and
+``distance(x, t)`` score the point after update t (t = 0: the start) on the same f_t, so a run's curves are
+measured against the optimum of their own step. A stationary :class:`Objective` takes ``t`` and ignores it
+(``stationary`` is True): its values, its random draws and every pinned trajectory are those of before.
+
 References: Rosenbrock (1960); Himmelblau (1972); the 2-D functions as in the CLARA authors' notebooks
 (arXiv 2508.05408).
 """
@@ -39,10 +56,12 @@ import numpy as np
 
 from . import _validate as V
 
-__all__ = ["Objective", "get", "rotation", "NAMES"]
+__all__ = ["Objective", "Drifting", "get", "drifting", "rotation", "NAMES", "DRIFTING"]
 
 NAMES = ("sphere", "ellipsoid", "ellipsoid_rotated", "rosenbrock", "himmelblau", "beale", "three_hump_camel", "ackley",
          "pure_noise")
+#: the objectives whose f changes at a known step (:class:`Drifting`)
+DRIFTING = ("quadratic_jump_up", "quadratic_jump_down", "moving_sphere", "noise_jump")
 
 
 @dataclass(frozen=True)
@@ -74,25 +93,105 @@ class Objective:
             raise ValueError(f"x must have shape ({self.n},) for {self.name}, got {x.shape}")
         return x
 
-    def value(self, x) -> float:
+    #: the objective does not change with the step: ``t`` is accepted and ignored
+    stationary = True
+
+    def value(self, x, t: int | None = None) -> float:
         """f(x), exact (no noise)."""
+        _time(t)
         return float(self._value(self._check(x)))
 
-    def grad(self, x, rng: np.random.Generator | None = None) -> np.ndarray:
+    def grad(self, x, rng: np.random.Generator | None = None, t: int | None = None) -> np.ndarray:
         """The gradient at x, or at x + noise xi when ``noise > 0`` and ``rng`` is given (``pure_noise``: noise xi
         itself, the gradient of f = 0 plus pure noise)."""
         x = self._check(x)
         V.generator("rng", rng, allow_none=True)
+        _time(t)
         if self.name == "pure_noise":
             return self.noise * rng.standard_normal(self.n) if self.noise > 0.0 and rng is not None else 0.0 * x
         if self.noise > 0.0 and rng is not None:
             x = x + self.noise * rng.standard_normal(self.n)
         return self._grad(x)
 
-    def distance(self, x) -> float:
+    def distance(self, x, t: int | None = None) -> float:
         """Euclidean distance from x to the nearest global minimum."""
         x = self._check(x)
+        _time(t)
         return float(np.min(np.linalg.norm(self.minima - x, axis=1)))
+
+
+def _time(t) -> int:
+    """The step ``t`` (None: 0, the start), a non-negative int."""
+    return 0 if t is None else V.integer("t", t, hi=V.MAX_COUNT)
+
+
+@dataclass(frozen=True)
+class Drifting:
+    """f_t(x) = h_t |x - c_t|^2 with gradient noise sigma_t added to x, changing at step ``change_at`` (module
+    docstring). ``curvature`` and ``noise`` give h and sigma before and from ``change_at`` on; the optimum is
+    c_t = (``speed`` t + ``jump`` [t >= change_at]) u with u = (1, ..., 1)/sqrt(n), and after the change it keeps
+    drifting only if ``drift_after``. Same methods as :class:`Objective`, with the step ``t`` (required for the
+    gradient: a time-free call is a mistake here)."""
+
+    name: str
+    n: int
+    change_at: int
+    curvature: tuple = (1.0, 1.0)
+    noise: tuple = (1.0, 1.0)
+    speed: float = 0.0
+    jump: float = 0.0
+    drift_after: bool = False
+    x0: np.ndarray = field(default=None, repr=False)
+
+    stationary = False
+
+    def phase(self, t: int) -> int:
+        """0 before ``change_at``, 1 from it on (t = 0, the start, belongs to the first phase)."""
+        return 0 if _time(t) < self.change_at else 1
+
+    def optimum(self, t: int) -> np.ndarray:
+        """c_t, the minimiser of f_t."""
+        t = _time(t)
+        u = np.full(self.n, 1.0 / math.sqrt(self.n))
+        if t < self.change_at:
+            return (self.speed * t) * u
+        moved = t if self.drift_after else self.change_at
+        return (self.speed * moved + self.jump) * u
+
+    def _check(self, x):
+        x = np.asarray(x)
+        if x.dtype.kind != "f" or x.shape != (self.n,):
+            raise ValueError(f"x must be a real floating array of shape ({self.n},), got {x.dtype} {x.shape}")
+        return np.asarray(x, dtype=np.float64)
+
+    def value(self, x, t: int | None = None) -> float:
+        """f_t(x), exact (no noise)."""
+        r = self._check(x) - self.optimum(t)
+        return float(self.curvature[self.phase(t)] * (r @ r))
+
+    def grad(self, x, rng: np.random.Generator | None = None, t: int | None = None) -> np.ndarray:
+        """2 h_t (x + sigma_t xi - c_t): the gradient of f_t at x + sigma_t xi (at x without an rng)."""
+        if t is None:
+            raise ValueError(f"t (the step) is required: {self.name} changes at step {self.change_at}")
+        x = self._check(x)
+        V.generator("rng", rng, allow_none=True)
+        k = self.phase(t)
+        if rng is not None and self.noise[k] > 0.0:
+            x = x + self.noise[k] * rng.standard_normal(self.n)
+        return 2.0 * self.curvature[k] * (x - self.optimum(t))
+
+    def distance(self, x, t: int | None = None) -> float:
+        """|x - c_t|."""
+        return float(np.linalg.norm(self._check(x) - self.optimum(t)))
+
+
+def _drifting(name: str, n: int, change_at: int) -> Drifting:
+    kinds = {"quadratic_jump_up": dict(curvature=(1.0, 100.0)),
+             "quadratic_jump_down": dict(curvature=(100.0, 1.0)),
+             "moving_sphere": dict(speed=1.0, jump=100.0),
+             "noise_jump": dict(noise=(1.0, 10.0))}
+    start = 0.0 if name == "moving_sphere" else 100.0      # the moving optimum starts under x0 and leaves it
+    return Drifting(name, n, change_at, x0=np.full(n, start), **kinds[name])
 
 
 def _sphere(n):
@@ -207,6 +306,8 @@ def get(name: str, n: int | None = None, noise: float = 0.0, condition: float = 
     >>> f.value(f.x_star), f.grad(f.x_star).tolist(), f.x0.tolist()
     (0.0, [0.0, 0.0], [-1.2, 1.0])
     """
+    if isinstance(name, str) and name in DRIFTING:
+        raise ValueError(f"{name} changes with the step: build it with objectives.drifting({name!r}, change_at=...)")
     if not isinstance(name, str) or name not in NAMES:
         raise ValueError(f"name must be one of {', '.join(NAMES)}; unknown objective {name!r}")
     if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not (noise >= 0.0) or math.isinf(noise):
@@ -243,3 +344,17 @@ def get(name: str, n: int | None = None, noise: float = 0.0, condition: float = 
                                    "three_hump_camel": _three_hump_camel, "ackley": _ackley}[name]()
         return Objective(name, 2, float(noise), minima[0].copy(), x0, minima, value, grad)
     return Objective(name, n, float(noise), x_star, x0, x_star[None, :].copy(), value, grad)
+
+
+def drifting(name: str, change_at: int, n: int = 10) -> Drifting:
+    """The drifting objective ``name`` (one of DRIFTING) in ``n`` coordinates, changing at step ``change_at``.
+
+    >>> f = drifting("quadratic_jump_up", change_at=500)
+    >>> f.value(f.x0, t=0), f.value(f.x0, t=500), f.distance(f.x0, t=499)
+    (100000.0, 10000000.0, 316.22776601683796)
+    """
+    if not isinstance(name, str) or name not in DRIFTING:
+        raise ValueError(f"name must be one of {', '.join(DRIFTING)}; unknown drifting objective {name!r}")
+    change_at = V.integer("change_at", change_at, lo=1, hi=V.MAX_COUNT)
+    n = V.integer("n", n, lo=1, hi=V.MAX_SIZE)
+    return _drifting(name, n, change_at)

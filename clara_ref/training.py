@@ -188,11 +188,17 @@ class OptimizeResult(NamedTuple):
 
 
 def optimize(objective, optimizer, *, steps: int, seed: int = 0, x0: Array | None = None,
-             divergence_factor: float | None = DIVERGENCE_FACTOR) -> OptimizeResult:
+             divergence_factor: float | None = DIVERGENCE_FACTOR, t0: int = 0, state0=None) -> OptimizeResult:
     """Minimise ``objective`` (``clara_ref.objectives.get``) for ``steps`` noisy-gradient steps.
 
     The run counts as diverged when the distance to the optimum ends beyond ``divergence_factor`` times the
     initial distance (None: only non-finite values count; see the module docstring).
+
+    An objective that changes with the step (``objective.stationary`` False, ``clara_ref.objectives.drifting``)
+    gets the step: update k takes ``grad(x, rng, t=t0 + k)`` and its point is scored by ``value`` and ``distance``
+    at t0 + k (the start at t0). ``t0`` and ``state0`` (an optimizer state to go on from instead of
+    ``optimizer.init(x0)``) run one phase of such a task from where an earlier run left it. A stationary objective
+    is called without t, as always.
 
     >>> import clara_ref as cr
     >>> r = optimize(cr.objectives.get("sphere", n=3, noise=0.1), cr.sgd(0.1), steps=100)
@@ -211,21 +217,26 @@ def optimize(objective, optimizer, *, steps: int, seed: int = 0, x0: Array | Non
         raise TypeError(f"x0 must be None or a real array, got {type(x0).__name__}") from None
     if x0 is not None and x.shape != np.shape(objective.x0):
         raise ValueError(f"x0 must have shape {np.shape(objective.x0)}, got {x.shape}")
-    state = optimizer.init(x)
-    dist, vals, etas = [objective.distance(x)], [objective.value(x)], [state.eta]
+    t0 = V.integer("t0", t0, hi=V.MAX_COUNT)
+    timed = not getattr(objective, "stationary", True)
+    if t0 and not timed:
+        raise ValueError(f"t0 must be 0 for an objective without time, got {t0}")
+    at = (lambda k: dict(t=t0 + k)) if timed else (lambda k: {})
+    state = optimizer.init(x) if state0 is None else state0
+    dist, vals, etas = [objective.distance(x, **at(0))], [objective.value(x, **at(0))], [state.eta]
     signal = [_path_signal(state)]
     with np.errstate(over="ignore", invalid="ignore"):
         for k in range(1, steps + 1):
             try:
-                g = objective.grad(x, rng)
+                g = objective.grad(x, rng, **at(k))
                 x, state = optimizer.update(x, g, state, loss=vals[-1])
-                value = objective.value(x)
+                value = objective.value(x, **at(k))
                 if not math.isfinite(value) or not np.all(np.isfinite(x)):
                     raise _NonFinite("non-finite value or iterate")
             except _DIVERGENCE as exc:
                 return OptimizeResult(dist, vals, etas, True, k, f"{type(exc).__name__}: {exc}", x, state,
                                       *map(list, zip(*signal)), divergence=_kind(exc))
-            dist.append(objective.distance(x))
+            dist.append(objective.distance(x, **at(k)))
             vals.append(value)
             etas.append(state.eta)
             signal.append(_path_signal(state))

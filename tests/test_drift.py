@@ -1,0 +1,82 @@
+"""Objectives that change at a known step (objectives.drifting), the step passed to them by optimize, and the ideal
+rate of each phase (clara_ref.phases)."""
+
+import numpy as np
+import pytest
+
+import clara_ref as cr
+from clara_ref.phases import ideal_rates
+
+RATES = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+
+
+@pytest.mark.parametrize("name", cr.objectives.DRIFTING)
+def test_each_drifting_gradient_is_the_derivative_of_its_value_at_every_step(name):
+    f = cr.objectives.drifting(name, change_at=50)
+    x = np.random.default_rng(1).standard_normal(10) * 30.0
+    for t in (0, 1, 49, 50, 51, 200):
+        # f_t is a quadratic: central differences are exact up to rounding (relative ~1e-10 at h = 1e-6)
+        assert cr.gradcheck(lambda z: f.value(z, t=t), lambda z: f.grad(z, t=t), x) < 1e-7, t
+
+
+def test_the_change_happens_at_change_at():
+    up = cr.objectives.drifting("quadratic_jump_up", change_at=10)
+    x = np.ones(10)
+    assert up.value(x, t=9) == 10.0 and up.value(x, t=10) == 1000.0           # h |x|^2 with h = 1, then 100
+    assert up.grad(x, t=9).tolist() == [2.0] * 10 and up.grad(x, t=10).tolist() == [200.0] * 10
+    move = cr.objectives.drifting("moving_sphere", change_at=10)
+    u = np.full(10, 1 / np.sqrt(10))
+    np.testing.assert_allclose(move.optimum(4), 4 * u, rtol=1e-15)             # v t u, v = 1
+    np.testing.assert_allclose(move.optimum(10), (10 + 100) * u, rtol=1e-15)   # jumped by 100 ...
+    np.testing.assert_allclose(move.optimum(60), (10 + 100) * u, rtol=1e-15)   # ... and stays
+    assert move.distance(move.optimum(7), t=7) == 0.0
+    noisy = cr.objectives.drifting("noise_jump", change_at=10)
+    spread = [np.std([noisy.grad(np.zeros(10), np.random.default_rng(s), t=t) for s in range(400)])
+              for t in (9, 10)]
+    # the gradient is 2 sigma xi at the optimum: standard deviations 2 and 20 (400 x 10 draws: within 5%)
+    assert spread[0] == pytest.approx(2.0, rel=0.05) and spread[1] == pytest.approx(20.0, rel=0.05)
+    with pytest.raises(ValueError, match="t \\(the step\\) is required"):
+        up.grad(x)
+    with pytest.raises(ValueError, match="drifting"):
+        cr.objectives.get("moving_sphere")
+
+
+def test_optimize_passes_the_step_and_a_stationary_objective_ignores_it():
+    f = cr.objectives.drifting("quadratic_jump_up", change_at=6)
+    r = cr.optimize(f, cr.sgd(0.3), steps=10, seed=0)
+    # h = 1 for updates 1-5 (x shrinks by 1 - 2 eta = 0.4 a step, noise aside), then h = 100: 0.3 diverges at once
+    assert r.diverged and r.diverged_at is not None and r.diverged_at >= 6
+    sphere = cr.objectives.get("sphere", n=3, noise=0.1)
+    x = np.array([1.0, 2.0, 3.0])
+    assert sphere.grad(x, np.random.default_rng(0), t=7).tolist() == sphere.grad(x, np.random.default_rng(0)).tolist()
+    with pytest.raises(ValueError, match="t0 must be 0"):
+        cr.optimize(sphere, cr.sgd(0.1), steps=3, t0=5)
+
+
+def test_a_phase_goes_on_from_the_state_an_earlier_run_left():
+    f = cr.objectives.drifting("moving_sphere", change_at=20)
+    whole = cr.optimize(f, cr.adam(0.1), steps=30, seed=3)
+    first = cr.optimize(f, cr.adam(0.1), steps=12, seed=3)
+    # the same 12 steps, then 18 more from the state they left: the first run's noise stream is not continued, so
+    # only the step counter, the iterate and Adam's moments carry over; t0 = 12 puts the change at the same step
+    rest = cr.optimize(f, cr.adam(0.1), steps=18, seed=4, x0=first.x, t0=12, state0=first.state)
+    assert first.distance == whole.distance[:13]
+    assert rest.state.direction.t == 30 and len(rest.distance) == 19
+    assert rest.distance[0] == first.distance[-1]
+    assert rest.distance[8] > 50 and rest.distance[7] < 50        # the jump by 100 at t = 20 = 12 + 8
+
+
+@pytest.mark.parametrize("name", ["quadratic_jump_up", "quadratic_jump_down", "moving_sphere"])
+def test_the_two_phases_ideal_rates_are_at_least_ten_times_apart(name):
+    """The tasks C6 rests on need a real change of the ideal rate: for SGD the best fixed rate of the grid before
+    and after the change differ by at least one step of the 10x grid (measured at 600 steps, 3 seeds)."""
+    f = cr.objectives.drifting(name, change_at=301)
+    first, second = ideal_rates(f, cr.sgd, RATES, steps=600, seeds=(0, 1, 2))
+    assert (first.t0, first.steps, second.t0, second.steps) == (0, 300, 300, 300)
+    ratio = max(first.rate, second.rate) / min(first.rate, second.rate)
+    assert ratio >= 10.0 * (1 - 1e-12), (first.rate, second.rate)
+    # the winner beats both of its neighbours on the grid: the choice is not a tie broken by order
+    for phase in (first, second):
+        i = RATES.index(phase.rate)
+        neighbours = [phase.medians[RATES[j]] for j in (i - 1, i + 1) if 0 <= j < len(RATES)]
+        assert all(phase.medians[phase.rate] < m for m in neighbours)
