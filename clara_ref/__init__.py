@@ -17,7 +17,7 @@ Methods: ``sgd``, ``adam`` (constant rate); ``clara`` (arXiv 2508.05408); ``aler
 Reference math: ``clara_ref.reference``. Property-testing harness: ``clara_ref.testing``.
 """
 
-from . import authors, data, images, models, objectives, reference
+from . import authors, data, images, models, objectives, reference, schedules
 from .gradcheck import gradcheck
 from .alera import C_for_damping, alera, salera
 from .errors import (ClaraRefError, ClusterError, LearningRateError, NonFiniteGradientError, NonFiniteStateError,

@@ -27,6 +27,8 @@ def all_optimizers():
         ("dadapt_sgd", lambda: cr.dadapt_sgd(d0=1e-2, momentum=0.5)),
         ("dadapt_adam", lambda: cr.dadapt_adam(d0=1e-2, use_bias_correction=True)),
         ("prodigy", lambda: cr.prodigy(d0=1e-2, weight_decay=0.01)),
+        ("sgd_cosine", lambda: cr.schedules.scheduled("sgd", 0.05, total_steps=10**6)),
+        ("adam_step", lambda: cr.schedules.scheduled("adam", 0.05, total_steps=400, schedule="step")),
     ]
 
 

@@ -23,9 +23,10 @@ from ..constant import adam, sgd
 from ..dadapt import dadapt_adam
 from ..directions import adam_direction, sgd_direction
 from ..prodigy import prodigy
+from ..schedules import scheduled
 
-__all__ = ["Optimizer", "Setting", "OPTIMIZERS", "PATH_CONSTANT", "CLARA_NAMES", "PATH_RULES", "names",
-           "speed_matched_damping"]
+__all__ = ["Optimizer", "Setting", "OPTIMIZERS", "PATH_CONSTANT", "CLARA_NAMES", "PATH_RULES", "SCHEDULE_NAMES",
+           "names", "speed_matched_damping"]
 
 #: the path constant c of every path rule unless a run sets its own (the authors' value)
 PATH_CONSTANT = 0.2
@@ -41,6 +42,7 @@ class Setting:
     task: Any
     d: Any
     c: float
+    steps: int = 0          # the run's budget of updates (the schedules span it)
 
     @property
     def blocks(self):
@@ -56,9 +58,10 @@ class Optimizer:
     """One row of the table. ``family``: "sgd", "adam" or "baseline" (the learning-rate-free methods, whose
     initial rate is their d0); ``base``: the fixed-rate optimizer a rule adapts (None for the baselines);
     ``rule``: None (a fixed rate or a baseline), "clara" (the paper's rule), "alera" (the 2017 rule),
-    "uncorrected" (the gradient path against the random walk) or "mismatched" (Adam's steps against the random
-    walk); ``move``: "raw" or "unit" (the authors' "us"); ``variant``: one of the paper's CLARA variants, which the
-    claims compare with their base."""
+    "uncorrected" (the gradient path against the random walk), "mismatched" (Adam's steps against the random
+    walk) or "schedule" (a rate fixed in advance as a function of the step, ``clara_ref.schedules``); ``move``:
+    "raw" or "unit" (the authors' "us"); ``variant``: one of the paper's CLARA variants, which the claims compare
+    with their base."""
 
     family: str
     base: str | None
@@ -128,6 +131,10 @@ def _alera(s: Setting):
     return alera(adam_direction(), s.eta0, C=C_for_damping(d_num, n), blocks=layer_blocks), s.d, d_num
 
 
+def _schedule(base: str, schedule: str):
+    return lambda s: (scheduled(base, s.eta0, s.steps, schedule), None, None)
+
+
 _row = Optimizer
 #: optimizer name -> its row
 OPTIMIZERS = {
@@ -152,6 +159,14 @@ OPTIMIZERS = {
     "adam-clara-mismatched": _row("adam", "adam", "mismatched", "raw", False,
                                "Adam's step path against the random walk's reference c/(2-c) (pure-noise tasks "
                                "only)", _mismatched),
+    "sgd-cosine": _row("sgd", "sgd", "schedule", "raw", False, "SGD, cosine decay after a linear warm-up over 5% of "
+                       "the budget", _schedule("sgd", "cosine")),
+    "adam-cosine": _row("adam", "adam", "schedule", "raw", False, "Adam, cosine decay after a linear warm-up over 5% "
+                        "of the budget", _schedule("adam", "cosine")),
+    "sgd-step": _row("sgd", "sgd", "schedule", "raw", False, "SGD, rate x 0.1 at 50% and at 75% of the budget",
+                     _schedule("sgd", "step")),
+    "adam-step": _row("adam", "adam", "schedule", "raw", False, "Adam, rate x 0.1 at 50% and at 75% of the budget",
+                      _schedule("adam", "step")),
     "dadapt-adam": _row("baseline", None, None, "raw", False,
                      "D-Adaptation Adam, d0 = initial rate (as the CLARA authors ran it)",
                      lambda s: (dadapt_adam(d0=s.eta0), None, None)),
@@ -168,5 +183,7 @@ def names(**want) -> tuple:
 
 #: the paper's four CLARA variants, which the claims compare with their base
 CLARA_NAMES = names(variant=True)
+#: the schedule baselines (their rate moves, but by a plan fixed in advance: no claim counts them as fixed rates)
+SCHEDULE_NAMES = names(rule="schedule")
 #: the optimizers whose rate moves (the eta figures draw their trajectories)
 PATH_RULES = tuple(k for k, o in OPTIMIZERS.items() if o.rule is not None)
