@@ -33,8 +33,8 @@ gradient is taken at x + sigma_t xi (the same noise model):
 
     quadratic_jump_up    h_t = 1 before change_at, 100 after (the curvature jumps up 100x)       c_t = 0
     quadratic_jump_down  h_t = 100, then 1 (down 100x)                                          c_t = 0
-    moving_sphere        h_t = 1; c_t = v t u drifts at v = 1 per step along u = (1, ..., 1)/sqrt(n) from the
-                         start x0 = 0, then jumps by 100 along u at change_at and stays there
+    moving_sphere        h_t = 1; c_t = v t u drifts at v = 1 per step along u = (1, ..., 1)/sqrt(n) away from
+                         the start x0 = -100, then jumps by 100 along u at change_at and stays there
     noise_jump           h_t = 1, c_t = 0; sigma_t = 1, then 10 (the gradient noise grows tenfold)
 
 Time is the step: ``grad(x, rng, t)`` is the gradient of update t (t = 1, 2, ...), and ``value(x, t)`` and
@@ -190,7 +190,7 @@ def _drifting(name: str, n: int, change_at: int) -> Drifting:
              "quadratic_jump_down": dict(curvature=(100.0, 1.0)),
              "moving_sphere": dict(speed=1.0, jump=100.0),
              "noise_jump": dict(noise=(1.0, 10.0))}
-    start = 0.0 if name == "moving_sphere" else 100.0      # the moving optimum starts under x0 and leaves it
+    start = -100.0 if name == "moving_sphere" else 100.0   # the optimum drifts away from x0 (never passes it)
     return Drifting(name, n, change_at, x0=np.full(n, start), **kinds[name])
 
 

@@ -9,7 +9,6 @@ import pathlib
 import numpy as np
 import pytest
 
-import clara_ref as cr
 from clara_ref.experiments.grid import TASKS
 from clara_ref.experiments.report import cell_text
 from clara_ref.training import DIVERGENCE_FACTOR
@@ -43,7 +42,7 @@ def _tables(folder):
 
 def _start_distance(task):
     t = TASKS[task]
-    f = cr.objectives.get(t.objective, n=t.n, noise=t.noise)
+    f = t.objective_of()
     return f.distance(f.x0)
 
 

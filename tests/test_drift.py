@@ -63,7 +63,7 @@ def test_a_phase_goes_on_from_the_state_an_earlier_run_left():
     assert first.distance == whole.distance[:13]
     assert rest.state.direction.t == 30 and len(rest.distance) == 19
     assert rest.distance[0] == first.distance[-1]
-    assert rest.distance[8] > 50 and rest.distance[7] < 50        # the jump by 100 at t = 20 = 12 + 8
+    assert rest.distance[8] - rest.distance[7] > 50               # the jump by 100 at t = 20 = 12 + 8
 
 
 @pytest.mark.parametrize("name", ["quadratic_jump_up", "quadratic_jump_down", "moving_sphere"])
@@ -80,3 +80,53 @@ def test_the_two_phases_ideal_rates_are_at_least_ten_times_apart(name):
         i = RATES.index(phase.rate)
         neighbours = [phase.medians[RATES[j]] for j in (i - 1, i + 1) if 0 <= j < len(RATES)]
         assert all(phase.medians[phase.rate] < m for m in neighbours)
+
+
+def test_the_drift_preset_runs_the_drifting_tasks_and_the_paper_preset_does_not():
+    from clara_ref.experiments.grid import DRIFT_TASKS, PRESETS, TASKS
+
+    assert DRIFT_TASKS == cr.objectives.DRIFTING
+    for t in DRIFT_TASKS:
+        assert (TASKS[t].steps, TASKS[t].change_at, TASKS[t].role, TASKS[t].damping) == (1000, 501, "drift", "auto")
+        assert TASKS[t].scaled(0.5).change_at == 250                  # a shortened task keeps its change mid-run
+    assert set(PRESETS["drift"].tasks) == set(DRIFT_TASKS)
+    assert not set(DRIFT_TASKS) & set(PRESETS["paper"].tasks)
+    assert {"sgd-cosine", "adam-step", "adam-clara-uncorrected", "adam-alera"} <= set(PRESETS["drift"].optimizers)
+
+
+def test_a_drift_run_records_the_distance_to_the_optimum_of_its_own_step():
+    from clara_ref.experiments.grid import TASKS, RunSpec
+    from clara_ref.experiments.runner import run_one
+
+    record = run_one(RunSpec(task="moving_sphere", optimizer="sgd", eta0=0.1, seed=0))
+    f = TASKS["moving_sphere"].objective_of()
+    assert record["error"] is None and len(record["metric"]) == 1001
+    assert record["metric"][0] == f.distance(f.x0, t=0) == pytest.approx(100 * np.sqrt(10), rel=1e-15)
+    # at update 501 the optimum jumps by 100 along u: the distance jumps from a tracking lag to about 100
+    assert record["metric"][500] < 20 and record["metric"][501] > 80
+
+
+def test_the_report_names_each_phase_s_ideal_rate_and_each_method_s_distance_at_both_ends(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from clara_ref.experiments import drift
+    from clara_ref.experiments.figures import _save
+    from clara_ref.experiments.grid import RunSpec
+    from clara_ref.experiments.runner import run_one
+
+    records = [run_one(RunSpec(task="quadratic_jump_up", optimizer=o, eta0=e, seed=s))
+               for o in ("sgd", "sgd-clara") for e in (1e-3, 1e-1) for s in (0, 1)]
+    rows = {row["label"]: row for row in drift.tuned_rows(records, "quadratic_jump_up")}
+    # SGD at 0.1 diverges once h = 100 (0.1 > 1/h); at 1e-3 it survives: its best initial rate is 1e-3
+    assert rows["sgd"]["rate"] == 1e-3 and rows["sgd"]["phase1"] > 50
+    runs = [r for r in records if r["optimizer"] == "sgd" and r["eta0"] == 1e-3]
+    assert rows["sgd"]["phase1"] == float(np.median([r["metric"][500] for r in runs]))
+    lines = drift.drift_section(records, ["drift_quadratic_jump_up.png"])
+    ideal = drift.ideal("quadratic_jump_up", (1e-3, 1e-1), (0, 1))
+    assert f"| quadratic_jump_up | 501 | {ideal['sgd'][0].rate:g} -> {ideal['sgd'][1].rate:g} |" in "\n".join(lines)
+    assert ideal["sgd"][0].rate == 0.1 and ideal["sgd"][1].rate == 1e-3       # 100x: the curvature's jump
+    assert drift.drift_figure(plt, "quadratic_jump_up", records, str(tmp_path), _save) == "drift_quadratic_jump_up.png"
+    assert (tmp_path / "drift_quadratic_jump_up.png").stat().st_size > 10_000

@@ -159,6 +159,31 @@ def _c5(n, case, res) -> str:
             f"{pooled['clara_wins']} of {len(pooled['tasks'])} tasks ({pooled['verdict']})" + _left_out(n, res))
 
 
+# ---------------------------------------------------------------------------------------------- C6
+def _c6(n, case, res) -> str:
+    if case == "absent":
+        return "needs a drifting task with X, X-CLARA and a schedule of X (preset drift)"
+    if case == "unreachable":
+        return _unreachable(n, res, "drifting task")
+    th = res.thresholds
+    wins = "none decided" if math.isnan(n["win_share"]) else f"share {n['win_share']:.2f}"
+    follows = "none evaluable" if math.isnan(n["follow_share"]) else f"share {n['follow_share']:.2f}"
+
+    def pair(r):
+        phases = ", ".join(f"{p} {_fmt(r[p]['clara'])} vs {_fmt(r[p]['fixed'])} / {_fmt(r[p]['schedule'])}"
+                           + (" (a repeat of an earlier task's, not counted)" if r[p]["outcome"] == "repeat" else "")
+                           for p in ("phase1", "end"))
+        move = ("ideal unchanged" if r["follow"] is None else
+                f"ln eta moved {r['follow']['moved']:+.2f} of {r['follow']['needed']:+.2f}")
+        return (f"{r['task']}/{r['base']} ({phases}; ideal {r['ideal'][0]:g} -> {r['ideal'][1]:g}, {move})")
+
+    return (f"CLARA against the tuned fixed rate and the better tuned schedule at the end of each phase: wins "
+            f"{n['wins']}, losses {n['losses']}, ties {n['ties']} ({wins}); its rate moved at least "
+            f"{th.follow_share:g} of the way to the new ideal within the steps after the change in {n['followed']} "
+            f"of {n['followed'] + n['not_followed']} changes ({follows}): " + "; ".join(pair(r) for r in n["pairs"])
+            + _left_out(n, res))
+
+
 # ---------------------------------------------------------------------------------------------- D1-D3
 _SWEPT = {"D1": "the damping d", "D3": "the path constant c"}
 
@@ -185,5 +210,5 @@ def _d2(n, case, res) -> str:
     return text + ("; no pair separates them" if case == "no_separation" else "")
 
 
-_WRITERS = {"C0": _c0, "C1": _c1, "C2": _c2, "C3": _c3, "C4": _c4, "C5": _c5, "D1": _robust_across, "D2": _d2,
-            "D3": _robust_across}
+_WRITERS = {"C0": _c0, "C1": _c1, "C2": _c2, "C3": _c3, "C4": _c4, "C5": _c5, "C6": _c6, "D1": _robust_across,
+            "D2": _d2, "D3": _robust_across}

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import claims as claims_mod
 from .grid import NULL_BURN_IN, TASKS
+from .drift import drift_figure, drift_tasks
 from .optimizers import CLARA_NAMES, OPTIMIZERS, PATH_RULES
 from .tables import _kept, _label_order, _tasks, outcomes
 
@@ -49,6 +50,8 @@ def _write_figures(records, out_dir, claims) -> list[str]:
         files.append(_loss_figure(plt, task_name, recs, labels, out_dir))
         files.append(_sweep_figure(plt, task_name, recs, cells, out_dir, "d"))
         files.append(_sweep_figure(plt, task_name, recs, cells, out_dir, "c"))
+    for task_name in drift_tasks(records):
+        files.append(drift_figure(plt, task_name, records, out_dir, _save))
     files.append(_null_figure(plt, records, out_dir))
     files.append(_c0_rates_figure(plt, records, claims, out_dir))
     return [f for f in files if f]

@@ -29,6 +29,10 @@ c/(2-c)) and ``adam-clara-uncorrected`` (the gradients against the random walk: 
 the change of log eta after a burn-in of ``NULL_BURN_IN`` steps (the path starts at 0 and needs about 50 steps to
 reach its stationary length), which a sound rule keeps within its spread over seeds.
 
+The drifting tasks (preset ``drift``, beyond the paper; ``objectives.DRIFTING``) change at step 501 of 1,000:
+the curvature jumps 100x up or down, the optimum drifts and then jumps, or the noise grows tenfold. Their metric is
+the distance to the optimum of the current step; they count for no claim of the paper.
+
 The ablation ``adam-clara-uncorrected`` is ``clara(adam_direction(), path_of="gradient",
 reference="random_walk")`` with everything else as ``adam-clara`` (blocks, move, d). It moves the rate faster: the
 largest rise per step is exp(d (K/ref - 1)), and K/ref - 1 is 8 against the random walk's reference but about 0.47
@@ -48,14 +52,14 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .. import data, models
+from .. import data, models, objectives
 from .optimizers import (OPTIMIZERS, PATH_CONSTANT, SCHEDULE_NAMES, Setting,  # noqa: F401 (grid's face)
                          speed_matched_damping)
 from clara_ref import _validate as V
 
 __all__ = ["Task", "TASKS", "OPTIMIZERS", "RATES", "PROTOCOLS", "PRESETS", "Preset", "RunSpec", "build_optimizer",
            "expand", "load_data", "PAPER_TASKS", "PAPER_IMAGE_TASKS", "PAPER_OPTIMIZERS", "NULL_TASKS", "NULL_RULES",
-           "NULL_BURN_IN", "NULL_ONLY", "PATH_CONSTANT", "speed_matched_damping"]
+           "NULL_BURN_IN", "NULL_ONLY", "PATH_CONSTANT", "speed_matched_damping", "DRIFT_TASKS", "DRIFT_OPTIMIZERS"]
 
 RATES = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 PROTOCOLS = ("clara_ref", "authors")
@@ -94,6 +98,7 @@ class Task:
     init: str = "he"
     optimizers: tuple | None = None
     rates: tuple | None = None
+    change_at: int = 0
 
     @property
     def stepwise(self) -> bool:
@@ -131,6 +136,13 @@ class Task:
             return optimizer in self.optimizers
         return optimizer not in NULL_ONLY
 
+    def objective_of(self):
+        """The objective of a stepwise task: a drifting one (``objectives.drifting``) when it changes at
+        ``change_at``, else ``objectives.get``."""
+        if self.change_at:
+            return objectives.drifting(self.objective, change_at=self.change_at, n=self.n)
+        return objectives.get(self.objective, n=self.n, noise=self.noise)
+
     def model(self):
         if self.arch == "cnn":
             return models.paper_cnn()
@@ -159,7 +171,8 @@ class Task:
 
     def scaled(self, factor: float) -> "Task":
         """A shorter copy (for the quick and smoke presets)."""
-        return replace(self, steps=max(1, int(self.steps * factor)), epochs=max(1, int(self.epochs * factor)))
+        return replace(self, steps=max(1, int(self.steps * factor)), epochs=max(1, int(self.epochs * factor)),
+                       change_at=max(1, int(self.change_at * factor)) if self.change_at else 0)
 
     def n_params_cost(self) -> float:
         """A relative cost of one step, for scheduling long runs first."""
@@ -170,6 +183,12 @@ class Task:
 
 def _synthetic(name, objective, n, steps):
     return Task(name, "synthetic", "synthetic", objective=objective, n=n, noise=0.1, steps=steps, damping="auto")
+
+
+def _drift(name):
+    """A drifting task: 1,000 steps, the change at step 501 (two phases of 500 updates), d = "auto" as on every
+    synthetic task, so that SGD-CLARA's and Adam-CLARA's rate can move by far more than 10x within each phase."""
+    return Task(name, "synthetic", "drift", objective=name, n=10, steps=1000, damping="auto", change_at=501)
 
 
 def _null(n):
@@ -207,8 +226,11 @@ TASKS = {t.name: t for t in [
     _paper_image("fashion_mnist_mlp", "fashion_mnist", "mlp"),
     _paper_image("cifar10_cnn", "cifar10", "cnn"),             # 100 x 391 = 39,100 steps
     *(_null(n) for n in (2, 15, 650, 100_000)),
+    *(_drift(name) for name in objectives.DRIFTING),
 ]}
 NULL_TASKS = tuple(t for t in TASKS if TASKS[t].kind == "null")
+#: the drifting tasks (preset ``drift``): the ideal rate changes at step ``change_at``
+DRIFT_TASKS = tuple(t for t in TASKS if TASKS[t].role == "drift")
 
 
 
@@ -327,11 +349,15 @@ class Preset:
 
 
 PAPER_TASKS = tuple(t for t in TASKS if t != "digits_mlp_long" and not TASKS[t].official_images
-                    and TASKS[t].kind != "null")
+                    and TASKS[t].kind != "null" and TASKS[t].role != "drift")
 PAPER_IMAGE_TASKS = ("mnist_mlp", "fashion_mnist_mlp", "cifar10_cnn")
 #: the nine optimizers of the paper's grid (without clara_ref's ablations of the correction)
 PAPER_OPTIMIZERS = ("sgd", "sgd-clara", "sgd-clara-us", "adam", "adam-clara", "adam-clara-us", "adam-alera",
                     "dadapt-adam", "prodigy")
+
+#: the drift preset's optimizers: the adaptive rules, the fixed rates, the schedules and the rate-free baselines
+DRIFT_OPTIMIZERS = ("sgd", "sgd-clara", "adam", "adam-clara", "adam-clara-uncorrected", "adam-alera", "sgd-cosine",
+                    "adam-cosine", "sgd-step", "adam-step", "dadapt-adam", "prodigy")
 
 #: the paper preset's optimizers: every row of the table but the schedules, which join its grid when its committed
 #: report (docs/paper) is regenerated with the claim that compares CLARA with a tuned schedule
@@ -362,6 +388,8 @@ PRESETS = {
                       path_constant_dampings=(1e-3, "auto"), path_constant_optimizers=("sgd-clara", "adam-clara"),
                       note="CLARA's damping d swept over {1e-4, 1e-3, 1e-2, auto} and its path constant c over "
                       "{0.05, 0.1, 0.2, 0.5} (at d = 1e-3 and auto), with the fixed-rate baselines"),
+    "drift": Preset("drift", DRIFT_TASKS, DRIFT_OPTIMIZERS, RATES, (0, 1, 2, 3, 4),
+                    note="the drifting tasks (beyond the paper): the ideal rate changes at step 501 of 1,000"),
     "smoke": Preset("smoke", ("sphere", "iris"), ("sgd", "sgd-clara", "adam", "adam-clara", "dadapt-adam"),
                     (1e-4, 1e-2, 1.0), (0, 1), scale=0.1, note="a seconds-long end-to-end check (used by the tests)"),
 }

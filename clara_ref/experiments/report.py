@@ -19,6 +19,7 @@ from .._io import atomic_write
 from ..rate_control import log_rate_range
 from . import claims as claims_mod
 from .claim_text import summary
+from .drift import drift_section
 from .figures import write_figures
 from .grid import NULL_BURN_IN, TASKS
 from .optimizers import PATH_RULES
@@ -283,6 +284,7 @@ def write_report(records, out_dir, preset, command, elapsed_s, figures, resumed:
     lines += _header(preset, records)
     lines += _claims_section(claims, decision, records)
     lines += _reach_section(records)
+    lines += drift_section(records, figures)
     lines += _results_section(records, figures)
     lines += ["", "## Files", "", "- `runs/*.json`: one record per run (configuration, versions, seed, protocol, "
               "dtype, step budget, resolved damping, path constant and reference, per-step or per-epoch loss, metric "

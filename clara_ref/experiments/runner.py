@@ -12,7 +12,6 @@ import time
 
 import numpy as np
 
-from .. import objectives
 from .._version import __version__ as clara_ref_version
 from ..training import optimize, train
 from clara_ref._io import atomic_write, remove_stale_temporaries
@@ -68,7 +67,7 @@ def run_one(spec: RunSpec, data_dir=None, data_verified=None) -> dict:
         record["config"] = {"method": opt.name, **{k: (list(v) if isinstance(v, tuple) else v)
                                                    for k, v in opt.hyperparameters().items()}}
         if task.stepwise:
-            objective = objectives.get(task.objective, n=task.n, noise=task.noise)
+            objective = task.objective_of()
             r = optimize(objective, opt, steps=task.steps, seed=spec.seed)
             metric = r.distance if task.kind == "synthetic" else _log_rate_change(r.eta)
             record.update(unit="step", steps=task.steps, loss=_finite_or_none(r.value),

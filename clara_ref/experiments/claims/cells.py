@@ -9,8 +9,9 @@ from collections import defaultdict
 import numpy as np
 
 from ...rate_control import log_rate_range
-from .rules import (BENCHMARK_ROLES, CASES, DEFAULT, EXCLUDED_TASKS, NOT_AT_BUDGET, NOT_IN_PRESET, TEXTS, ClaimResult,
-                    Thresholds)
+from ..grid import TASKS
+from .rules import (BENCHMARK_ROLES, CASES, DEFAULT, EXCLUDED_TASKS, FOLLOW_STEPS, NOT_AT_BUDGET, NOT_IN_PRESET,
+                    TEXTS, ClaimResult, Thresholds)
 
 
 # ---------------------------------------------------------------------------------------------- cells
@@ -18,13 +19,16 @@ class Cells:
     """Final metrics grouped by (task, label, initial rate), one row per cell and one column per seed (NaN-padded),
     with what the claims need to know of each task and of each (task, label)."""
 
-    def __init__(self, keys, values, tasks, labels, final_etas=None):
+    def __init__(self, keys, values, tasks, labels, final_etas=None, series=None):
         self.keys = list(keys)
         self.index = {k: i for i, k in enumerate(self.keys)}
         self.values = values
         self.tasks = tasks            # task -> dict(role, lower_is_better, chance, initial, steps_total)
         self.labels = labels          # (task, label) -> dict(optimizer, damping, damping_setting, c, reference, ...)
         self.final_etas = final_etas or {}   # (task, label, rate) -> [final eta of each seed]
+        # name -> a matrix like ``values`` of another statistic of each run (the drifting tasks: "phase1", the
+        # distance at the end of the first phase; "follow", the change of ln eta over FOLLOW_STEPS after the change)
+        self.series = series or {}
         self.counts = np.sum(~np.isnan(values), axis=1)
         with np.errstate(invalid="ignore"):
             self.med = np.nanmedian(values, axis=1) if len(keys) else np.zeros(0)
@@ -39,11 +43,15 @@ class Cells:
     def from_records(cls, records) -> "Cells":
         groups = defaultdict(list)
         tasks, labels, initial, etas = {}, {}, defaultdict(list), defaultdict(list)
+        seeds_of, phase = defaultdict(set), defaultdict(dict)
         for r in records:
             if r.get("error"):
                 continue              # a run that raised is no evidence either way (the report lists it)
             key = (r["task"], r["label"], float(r["eta0"]))
             groups[key].append((r["seed"], float(r["final_metric"])))
+            change_at = TASKS[r["task"]].change_at if r["task"] in TASKS else 0
+            if change_at:                 # a drifting task: the statistics of each phase as well
+                phase[key][r["seed"]] = _phase_statistics(r, change_at)
             tasks.setdefault(r["task"], dict(role=r["role"], lower_is_better=bool(r["lower_is_better"]),
                                              chance=r.get("chance"), steps_total=int(r["steps_total"]),
                                              n_params=r.get("n_params")))
@@ -52,12 +60,15 @@ class Cells:
             seen = [e for e in r.get("eta") or [] if e is not None]
             if seen and not r.get("diverged"):
                 etas[key].append((r["seed"], float(seen[-1])))
+            seeds_of[r["task"]].add(r["seed"])
             labels.setdefault((r["task"], r["label"]), dict(
                 optimizer=r.get("optimizer", r["label"]), damping=r.get("damping"),
                 damping_setting=r.get("damping_setting"), c=r.get("c"), reference=r.get("reference"),
                 n_blocks=r.get("n_blocks")))
         for t in tasks:
             tasks[t]["initial"] = float(np.median(initial[t])) if initial[t] else math.nan
+            tasks[t]["seeds"] = tuple(sorted(seeds_of[t]))
+            tasks[t]["change_at"] = TASKS[t].change_at if t in TASKS else 0
         keys = sorted(groups, key=lambda k: (k[0], k[1], k[2]))
         width = max((len(v) for v in groups.values()), default=0)
         values = np.full((len(keys), width), np.nan)
@@ -65,15 +76,28 @@ class Cells:
             vals = [v for _, v in sorted(groups[k])]
             values[i, :len(vals)] = vals
         final_etas = {k: [e for _, e in sorted(v)] for k, v in etas.items()}
-        return cls(keys, values, tasks, labels, final_etas)
+        series = {}
+        if phase:
+            for j, name in enumerate(("phase1", "follow")):
+                m = np.full((len(keys), width), np.nan)
+                for i, k in enumerate(keys):
+                    vals = [v[j] for _, v in sorted(phase[k].items())]
+                    m[i, :len(vals)] = vals
+                series[name] = m
+        return cls(keys, values, tasks, labels, final_etas, series)
 
     def resample(self, rng: np.random.Generator) -> "Cells":
         """A seed-bootstrap copy: every cell redraws its own seeds with replacement."""
         n, width = self.values.shape
         draw = np.floor(rng.random((n, width)) * self.counts[:, None]).astype(int)
         new = np.take_along_axis(self.values, draw, axis=1)
-        new[np.arange(width)[None, :] >= self.counts[:, None]] = np.nan
-        return Cells(self.keys, new, self.tasks, self.labels, self.final_etas)
+        beyond = np.arange(width)[None, :] >= self.counts[:, None]
+        new[beyond] = np.nan
+        series = {}
+        for name, m in self.series.items():          # the same seeds drawn: a run's statistics stay together
+            series[name] = np.take_along_axis(m, draw, axis=1)
+            series[name][beyond] = np.nan
+        return Cells(self.keys, new, self.tasks, self.labels, self.final_etas, series)
 
     # -- look-ups
     def has(self, task, label) -> bool:
@@ -81,6 +105,12 @@ class Cells:
 
     def median(self, task, label, rate) -> float:
         return float(self.med[self.index[(task, label, rate)]])
+
+    def series_median(self, name, task, label, rate) -> float:
+        """The median over seeds of another statistic of the runs (``series``: "phase1", "follow")."""
+        row = self.series[name][self.index[(task, label, rate)]]
+        row = row[~np.isnan(row)]
+        return float(np.median(row)) if len(row) else math.nan
 
     def worst(self, task, label, rate) -> float:
         """The worst seed (lowest accuracy; classification tasks only)."""
@@ -167,6 +197,17 @@ class _Reach:
 
     def listing(self) -> list:
         return [self.left_out[k] for k in sorted(self.left_out)]
+
+
+def _phase_statistics(record, change_at) -> tuple:
+    """(the distance at the end of phase 1, the change of ln eta over FOLLOW_STEPS after the change) of a drifting
+    task's run: inf and NaN where the run had diverged before."""
+    metric, eta = record.get("metric") or [], record.get("eta") or []
+    k = change_at - 1
+    first = metric[k] if k < len(metric) and metric[k] is not None else math.inf
+    j = k + FOLLOW_STEPS
+    ok = j < len(eta) and eta[j] is not None and eta[k] is not None and eta[j] > 0 and eta[k] > 0
+    return float(first), (math.log(eta[j]) - math.log(eta[k])) if ok else math.nan
 
 
 def _share(wins, losses, empty=math.nan) -> float:
