@@ -156,7 +156,7 @@ class Drifting:
         if t < self.change_at:
             return (self.speed * t) * u
         moved = t if self.drift_after else self.change_at
-        return (self.speed * moved + self.jump) * u
+        return (self.speed * moved + self.jump) * u                       # (T2) c_t after the change
 
     def _check(self, x):
         x = np.asarray(x)
@@ -178,7 +178,7 @@ class Drifting:
         k = self.phase(t)
         if rng is not None and self.noise[k] > 0.0:
             x = x + self.noise[k] * rng.standard_normal(self.n)
-        return 2.0 * self.curvature[k] * (x - self.optimum(t))
+        return 2.0 * self.curvature[k] * (x - self.optimum(t))             # (T1) grad f_t at x + sigma_t xi
 
     def distance(self, x, t: int | None = None) -> float:
         """|x - c_t|."""

@@ -50,7 +50,7 @@ def _best(medians: dict) -> float:
     best = None
     for rate in sorted(medians):
         if best is None or medians[rate] < medians[best]:
-            best = rate
+            best = rate                                       # (T3) the best fixed rate of the phase
     return best
 
 

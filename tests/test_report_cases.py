@@ -55,7 +55,9 @@ def cheap_figures(monkeypatch):
 @pytest.mark.parametrize("preset,case", CASES)
 def test_every_preset_reports_every_case(tmp_path, preset, case, cheap_figures):
     p = PRESETS[preset]
-    specs = expand(p, seeds=p.seeds[:2])
+    # the drift preset's report measures the ideal rate of each phase of each task (seconds of real runs, tested
+    # in tests/test_drift.py): one of its four tasks, all of one kind, covers its report
+    specs = expand(p, tasks=p.tasks[:1] if preset == "drift" else None, seeds=p.seeds[:2])
     records = [_record(s, case, k) for k, s in enumerate(specs)]
     report.write_summary(records, str(tmp_path / "summary.csv"))
     results = claims.evaluate(records)
