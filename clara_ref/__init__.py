@@ -34,7 +34,8 @@ from .training import optimize, train
 from ._version import __version__
 
 __all__ = ["sgd", "adam", "sgd_direction", "adam_direction", "clara", "alera", "salera", "dadapt_sgd",
-           "dadapt_adam", "prodigy", "C_for_damping", "authors", "reference", "objectives", "schedules", "models", "data",
+           "dadapt_adam", "prodigy", "C_for_damping", "authors", "reference", "objectives", "schedules", "models",
+           "data",
            "train", "optimize", "gradcheck", "images", "flatten", "block_sizes", "save_state", "load_state",
            "ClaraRefError", "NonFiniteGradientError", "NonFiniteStateError", "LearningRateError", "RateFloorError",
            "ClusterError", "Direction", "__version__"]

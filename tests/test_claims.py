@@ -491,3 +491,29 @@ def test_c6_a_verdict_the_seeds_do_not_settle_is_borderline():
     assert res.verdict == "mixed" and res.borderline and res.robustness < C.ROBUST_SHARE
     assert ("quadratic_jump_up", "sgd-clara", 1e-2) in res.deciding      # its cell gets the extra seeds
     assert C.claim_c6(C.Cells.from_records([])).verdict == C.NOT_IN_PRESET
+
+
+# -------------------------------------------------------------------------------------------------- C7 (schedules)
+def _c7_records(clara, schedule, fixed=(1.0, 1.2)):
+    """The sphere with SGD, SGD-CLARA and SGD-cosine at two rates (median final distance at each)."""
+    return (cells_of("sphere", "sgd", dict(zip((1e-3, 1e-2), fixed)))
+            + cells_of("sphere", "sgd-clara", dict(zip((1e-3, 1e-2), clara)))
+            + cells_of("sphere", "sgd-cosine", dict(zip((1e-3, 1e-2), schedule))))
+
+
+def test_c7_asks_whether_a_tuned_schedule_does_what_clara_does():
+    # CLARA at its best (0.5) beats the tuned fixed rate (1.0); the tuned schedule (0.52) is within 10%: annealing
+    annealing = C.claim_c7(C.Cells.from_records(_c7_records(clara=(0.5, 3.0), schedule=(0.7, 0.52))))
+    (row,) = annealing.numbers["pairs"]
+    assert (row["clara_rate"], row["schedule_rate"], row["fixed_rate"], row["outcome"]) == (1e-3, 1e-2, 1e-3, "tie")
+    assert annealing.verdict == "supported" and annealing.margin == pytest.approx(1 - 2 / 3)
+    assert "the tuned schedule is better in 0, ties in 1, is worse in 0" in summary(annealing)
+    # CLARA ends far below the best schedule too: its benefit is not annealing
+    more = C.claim_c7(C.Cells.from_records(_c7_records(clara=(0.2, 3.0), schedule=(0.7, 0.52))))
+    assert more.numbers["pairs"][0]["outcome"] == "clara" and more.verdict == "not supported"
+    # where CLARA does no better than the tuned fixed rate there is nothing for a schedule to explain
+    none = C.claim_c7(C.Cells.from_records(_c7_records(clara=(1.05, 3.0), schedule=(0.7, 0.52))))
+    assert none.numbers["no_benefit"] == 1 and (none.verdict, none.case) == ("mixed", "no_separation")
+    # C7 is evaluated only where a schedule ran
+    assert "C7" in C.default_claims(C.Cells.from_records(_c7_records((0.5, 3.0), (0.7, 0.52))))
+    assert "C7" not in C.default_claims(C.Cells.from_records(_c2_records(1, 4, 1, 2)))

@@ -184,6 +184,20 @@ def _c6(n, case, res) -> str:
             + _left_out(n, res))
 
 
+def _c7(n, case, res) -> str:
+    if case == "absent":
+        return "needs a schedule of X beside X and its CLARA variants on a stationary task"
+    if case == "unreachable":
+        return _unreachable(n, res, "task")
+    share = "no pair where CLARA has a benefit" if math.isnan(n["share"]) else f"share {n['share']:.2f}"
+    return (f"where tuned CLARA beats the tuned fixed rate, the tuned schedule is better in {n['schedule_better']}, "
+            f"ties in {n['ties']}, is worse in {n['clara_better']} (task, base) pairs ({share}; CLARA has no benefit "
+            f"in {n['no_benefit']} more): " +
+            "; ".join(f"{r['task']}/{r['base']} {r['clara']} {_fmt(r['clara_median'])} ({r['clara_rate']:g}), fixed "
+                      f"{_fmt(r['fixed_median'])} ({r['fixed_rate']:g}), {r['schedule']} {_fmt(r['schedule_median'])} "
+                      f"({r['schedule_rate']:g})" for r in n["pairs"]) + _left_out(n, res))
+
+
 # ---------------------------------------------------------------------------------------------- D1-D3
 _SWEPT = {"D1": "the damping d", "D3": "the path constant c"}
 
@@ -210,5 +224,5 @@ def _d2(n, case, res) -> str:
     return text + ("; no pair separates them" if case == "no_separation" else "")
 
 
-_WRITERS = {"C0": _c0, "C1": _c1, "C2": _c2, "C3": _c3, "C4": _c4, "C5": _c5, "C6": _c6, "D1": _robust_across,
-            "D2": _d2, "D3": _robust_across}
+_WRITERS = {"C0": _c0, "C1": _c1, "C2": _c2, "C3": _c3, "C4": _c4, "C5": _c5, "C6": _c6, "C7": _c7,
+            "D1": _robust_across, "D2": _d2, "D3": _robust_across}

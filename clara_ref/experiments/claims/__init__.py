@@ -15,6 +15,8 @@ C4  For Adam the benefit is context-dependent, mainly recovery from too-small ra
 C5  A well-tuned fixed rate can still win.
 C6  (drift preset, beyond the paper) When the ideal rate changes during training, CLARA follows it: it beats the
     best fixed rate and the best tuned schedule, and its rate moves toward the new phase's ideal rate.
+C7  (beyond the paper, with the schedules on the stationary tasks) A tuned schedule does what CLARA does: where
+    CLARA beats the tuned fixed rate, a tuned cosine or step decay matches it (CLARA's benefit is annealing).
 D1  (damping preset) CLARA's robustness to the initial rate holds across the damping d.
 D2  (damping preset) A larger d lets CLARA recover from smaller initial rates.
 D3  (damping preset) CLARA's robustness to the initial rate holds across the path constant c.
@@ -54,7 +56,8 @@ The claims return verdicts, numbers and cells; the report's sentence for each (`
 made from them by ``clara_ref.experiments.claim_text``.
 
 The package's modules: ``rules`` (thresholds and shared names), ``cells`` (the records as cells, their reach),
-``correction`` (C0), ``paper`` (C1-C5), ``beyond`` (C6), ``sweep`` (D1-D3), ``evaluate`` (all claims, robustness, threshold ranges).
+``correction`` (C0), ``paper`` (C1-C5), ``beyond`` (C6, C7), ``sweep`` (D1-D3), ``evaluate`` (all claims, robustness,
+threshold ranges).
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ from __future__ import annotations
 from ...rate_control import log_rate_range  # noqa: F401 (a cell's reach; the rule's bound lives with the rule)
 from ..record import identical_tasks  # noqa: F401 (a check of the records, read by the report)
 from .cells import Cells, _absent, _by_share, _cell, _Reach, _result, _share, _unreachable  # noqa: F401
-from .beyond import claim_c6  # noqa: F401
+from .beyond import claim_c6, claim_c7  # noqa: F401
 from .correction import _disagreement, _null_half, _pair_half, claim_c0  # noqa: F401
 from .evaluate import (CLAIM_FUNCTIONS, _parts, default_claims, evaluate, threshold_names,  # noqa: F401
                        threshold_sweep)
@@ -77,6 +80,7 @@ from .rules import (ABLATION, ABLATION_EQUAL_D, ABOVE_CHANCE, ACC_MARGIN, BENCHM
 from .sweep import _robust_across, _sweep_groups, claim_d1, claim_d2, claim_d3  # noqa: F401
 
 __all__ = ["ClaimResult", "Cells", "Thresholds", "DEFAULT", "evaluate", "claim_c0", "claim_c1", "claim_c2",
-           "claim_c3", "claim_c4", "claim_c5", "claim_c6", "claim_d1", "claim_d2", "claim_d3", "log_rate_range",
+           "claim_c3", "claim_c4", "claim_c5", "claim_c6", "claim_c7", "claim_d1", "claim_d2", "claim_d3",
+           "log_rate_range",
            "identical_tasks", "CLAIM_FUNCTIONS", "EXCLUDED_TASKS", "threshold_sweep", "THRESHOLD_RANGES",
            "UNDECIDED_VERDICT"]

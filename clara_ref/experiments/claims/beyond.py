@@ -1,5 +1,5 @@
-"""C6, beyond the paper: on the drifting tasks, does CLARA follow a change of the ideal rate? (package docstring:
-``clara_ref.experiments.claims``)."""
+"""C6 and C7, beyond the paper: on the drifting tasks, does CLARA follow a change of the ideal rate? On the
+stationary ones, does a tuned schedule do what CLARA does? (package docstring: ``clara_ref.experiments.claims``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import math
 from ..drift import ideal
 from ..grid import TASKS
 from .cells import Cells, _absent, _cell, _Reach, _result, _share, _unreachable
-from .rules import DEFAULT, ClaimResult, Thresholds
+from .rules import CLARA_NAMES, DEFAULT, ClaimResult, Thresholds
+from ..optimizers import OPTIMIZERS
 
 PHASES = ("phase1", "end")
 
@@ -113,3 +114,55 @@ def claim_c6(cells: Cells, th: Thresholds = DEFAULT) -> ClaimResult:
     margin = min(shares) - th.support_share
     verdict = ("supported" if margin >= 0 else "not supported" if max(shares) <= th.reject_share else "mixed")
     return _result("C6", verdict, numbers, margin, th, outcomes=outcomes)
+
+
+# ---------------------------------------------------------------------------------------------- C7
+def _best_of(cells: Cells, t, labels):
+    """(label, rate, median) of the best cell over ``labels`` and their rates (the tuned choice among them)."""
+    low = cells.tasks[t]["lower_is_better"]
+    cands = [(cells.median(t, lab, e), lab, e) for lab in labels for e in cells.rates_of[(t, lab)]]
+    m, lab, e = (min if low else max)(cands, key=lambda c: (c[0] if low else -c[0], c[1], c[2]))
+    return lab, e, m
+
+
+def claim_c7(cells: Cells, th: Thresholds = DEFAULT) -> ClaimResult:
+    """C7 per stationary task (the claims' synthetic, tabular and image tasks) and base X: the best of X's CLARA
+    variants that can move their rate MIN_REACH-fold, the best fixed X and the best of X's schedules, each tuned
+    over its initial rates (the best median). Among the pairs where CLARA beats the tuned fixed rate (by the noise
+    margin: CLARA has a benefit there), the share where the tuned schedule is at least as good as CLARA (better or
+    within the margin). Supported (CLARA's benefit is what annealing gives) when that share reaches SUPPORT_SHARE,
+    not supported when it is at most REJECT_SHARE; no pair with a benefit leaves nothing to explain (mixed)."""
+    reach = _Reach(cells, "C7", th)
+    rows, outcomes = [], {}
+    for t in cells.claim_tasks():
+        for base in ("sgd", "adam"):
+            schedules = [lab for lab in (base + "-cosine", base + "-step") if cells.has(t, lab)]
+            variants = [lab for (tt, lab) in sorted(cells.rates_of) if tt == t and cells.variant(t, lab) in CLARA_NAMES
+                        and OPTIMIZERS[cells.variant(t, lab)].base == base]
+            if not (schedules and cells.has(t, base) and variants):
+                continue
+            variants = [lab for lab in variants if reach.ok(t, lab)]
+            if not variants:
+                continue
+            c_lab, c_rate, c = _best_of(cells, t, variants)
+            f_lab, f_rate, f = _best_of(cells, t, [base])
+            s_lab, s_rate, s = _best_of(cells, t, schedules)
+            benefit = cells.better(t, c, f, th)
+            outcome = ("no benefit" if not benefit else "clara" if cells.better(t, c, s, th) else
+                       "schedule" if cells.better(t, s, c, th) else "tie")
+            rows.append(dict(task=t, base=base, clara=c_lab, clara_rate=c_rate, clara_median=c, fixed_rate=f_rate,
+                             fixed_median=f, schedule=s_lab, schedule_rate=s_rate, schedule_median=s, outcome=outcome))
+            outcomes[(t, base)] = (outcome, (_cell(t, c_lab, c_rate), _cell(t, f_lab, f_rate), _cell(t, s_lab, s_rate)))
+    if not rows:
+        if reach.left_out:
+            return _unreachable("C7", reach, th)
+        return _absent("C7", th)
+    counts = {k: sum(r["outcome"] == k for r in rows) for k in ("clara", "schedule", "tie", "no benefit")}
+    matched = counts["schedule"] + counts["tie"]
+    share = _share(matched, counts["clara"])
+    numbers = dict(schedule_better=counts["schedule"], ties=counts["tie"], clara_better=counts["clara"],
+                   no_benefit=counts["no benefit"], share=share, pairs=rows, not_evaluable=reach.listing())
+    if math.isnan(share):
+        return _result("C7", "mixed", numbers, -th.support_share, th, "no_separation", outcomes)
+    verdict = ("supported" if share >= th.support_share else "not supported" if share <= th.reject_share else "mixed")
+    return _result("C7", verdict, numbers, share - th.support_share, th, outcomes=outcomes)

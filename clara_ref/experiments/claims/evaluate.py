@@ -8,7 +8,8 @@ from dataclasses import fields, replace
 
 import numpy as np
 
-from .beyond import claim_c6
+from .beyond import claim_c6, claim_c7
+from ..optimizers import SCHEDULE_NAMES
 from .cells import Cells
 from .correction import claim_c0
 from .paper import claim_c1, claim_c2, claim_c3, claim_c4, claim_c5
@@ -17,14 +18,17 @@ from .rules import (DECIDING_SHARE, DEFAULT, NOT_IN_PRESET, RESAMPLES, THRESHOLD
 from .sweep import _sweep_groups, claim_d1, claim_d2, claim_d3
 
 CLAIM_FUNCTIONS = {"C0": claim_c0, "C1": claim_c1, "C2": claim_c2, "C3": claim_c3, "C4": claim_c4, "C5": claim_c5,
-                   "C6": claim_c6, "D1": claim_d1, "D2": claim_d2, "D3": claim_d3}
+                   "C6": claim_c6, "C7": claim_c7, "D1": claim_d1, "D2": claim_d2, "D3": claim_d3}
 
 
 def default_claims(cells: Cells) -> list:
-    """C0-C5, C6 when the records hold a drifting task, and D1-D3 when they hold a damping (path constant) sweep."""
+    """C0-C5, C6 when the records hold a drifting task, C7 when they hold a schedule on a stationary task, and D1-D3
+    when they hold a damping (path constant) sweep."""
     out = ["C0", "C1", "C2", "C3", "C4", "C5"]
     if cells.claim_tasks(("drift",)):
         out += ["C6"]
+    if any(cells.variant(t, lab) in SCHEDULE_NAMES for t, lab in cells.rates_of if t in cells.claim_tasks()):
+        out += ["C7"]
     if _sweep_groups(cells, "d", DEFAULT, "D2")[0]:
         out += ["D1", "D2"]
     if _sweep_groups(cells, "c", DEFAULT, "D3")[0]:
