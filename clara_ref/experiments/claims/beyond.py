@@ -14,10 +14,13 @@ from ..optimizers import OPTIMIZERS
 PHASES = ("phase1", "end")
 
 
-def _tuned(cells: Cells, t, label) -> float:
-    """The initial rate with the best median final distance (ties to the smaller rate)."""
-    rates = cells.rates_of[(t, label)]
-    return min(rates, key=lambda e: (cells.median(t, label, e), e))
+def _best_of(cells: Cells, t, labels):
+    """(label, rate, median) of the best cell over ``labels`` and their rates: the tuned choice among them (ties go
+    to the first label, then to the smaller rate)."""
+    low = cells.tasks[t]["lower_is_better"]
+    cands = [(cells.median(t, lab, e), lab, e) for lab in labels for e in cells.rates_of[(t, lab)]]
+    m, lab, e = (min if low else max)(cands, key=lambda c: (c[0] if low else -c[0], c[1], c[2]))
+    return lab, e, m
 
 
 def _first_phase(task: str, base: str) -> tuple:
@@ -88,7 +91,7 @@ def claim_c6(cells: Cells, th: Thresholds = DEFAULT) -> ClaimResult:
             clara, schedules = base + "-clara", [lab for lab in (base + "-cosine", base + "-step") if cells.has(t, lab)]
             if not (cells.has(t, base) and cells.has(t, clara) and schedules) or not reach.ok(t, clara):
                 continue
-            rate = {lab: _tuned(cells, t, lab) for lab in [clara, base] + schedules}
+            rate = {lab: _best_of(cells, t, [lab])[1] for lab in [clara, base] + schedules}
             best_schedule = min(schedules, key=lambda lab: (cells.median(t, lab, rate[lab]), lab))
             row = dict(task=t, base=base, clara_rate=rate[clara], fixed_rate=rate[base], schedule=best_schedule,
                        schedule_rate=rate[best_schedule])
@@ -117,14 +120,6 @@ def claim_c6(cells: Cells, th: Thresholds = DEFAULT) -> ClaimResult:
 
 
 # ---------------------------------------------------------------------------------------------- C7
-def _best_of(cells: Cells, t, labels):
-    """(label, rate, median) of the best cell over ``labels`` and their rates (the tuned choice among them)."""
-    low = cells.tasks[t]["lower_is_better"]
-    cands = [(cells.median(t, lab, e), lab, e) for lab in labels for e in cells.rates_of[(t, lab)]]
-    m, lab, e = (min if low else max)(cands, key=lambda c: (c[0] if low else -c[0], c[1], c[2]))
-    return lab, e, m
-
-
 def claim_c7(cells: Cells, th: Thresholds = DEFAULT) -> ClaimResult:
     """C7 per stationary task (the claims' synthetic, tabular and image tasks) and base X: the best of X's CLARA
     variants that can move their rate MIN_REACH-fold, the best fixed X and the best of X's schedules, each tuned
