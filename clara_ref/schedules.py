@@ -34,7 +34,7 @@ from typing import Any
 from . import _validate as V
 from ._backend import Array, as_1d_float, check_gradient, finite_theta
 from ._core import Optimizer, finite_result
-from .constant import ConstantRateState
+from .constant import ConstantRateState, _arrays, _moments_fit
 from .directions import adam_direction, sgd_direction
 from .errors import LearningRateError
 
@@ -118,9 +118,8 @@ class Scheduled(Optimizer):
         step = s * -eta                                                  # fresh array: s may be the caller's g
         step += theta                                                    # (H6) theta - eta_t s_t
         new = ConstantRateState(t=t, eta=eta, direction=dstate)
-        fits = squares_fit and not getattr(self.direction, "weight_decay", 0.0)
         return finite_result(xp, t, g, step, new, direction=self.direction, before=theta,
-                             known=tuple(a for a in dstate if hasattr(a, "shape")) if fits else ())
+                             known=_arrays(dstate) if _moments_fit(self.direction, squares_fit) else ())
 
 
 def scheduled(base: str, eta0: float, total_steps: int, schedule: str = "cosine", **options) -> Scheduled:
