@@ -47,7 +47,7 @@ def _start_distance(task):
 
 
 def test_every_committed_report_is_checked():
-    assert {"paper", "paper-authors", "images", "damping"} <= set(REPORTS)
+    assert {"paper", "paper-authors", "images", "damping", "drift"} <= set(REPORTS)
 
 
 @pytest.mark.parametrize("folder", REPORTS)
