@@ -49,8 +49,11 @@ is invariant to per-coordinate scaling, and x0 is equal in every coordinate, so 
 
 Every threshold is a field of :class:`Thresholds` (its defaults are the constants of ``claims/rules.py``, each
 with its reason), so that the report can show each verdict over a stated range of each threshold (``threshold_sweep``).
-The functions read only the records (see ``clara_ref.experiments.runner.run_one`` for their fields); nothing here
-touches files, so every claim can be checked on small hand-made records (tests/test_claims.py).
+The functions read only the records (see ``clara_ref.experiments.runner.run_one`` for their fields), with one
+exception: on a drifting task C6 also reads the task's change step from the task table and measures the ideal rate
+of each phase (``clara_ref.phases.ideal_rates``, deterministic runs over the records' rates and seeds, computed
+once per task). Nothing here touches files, so every claim can be checked on small hand-made records
+(tests/test_claims.py).
 
 The claims return verdicts, numbers and cells; the report's sentence for each (``claims.json``'s ``summary``) is
 made from them by ``clara_ref.experiments.claim_text``.
