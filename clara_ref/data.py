@@ -21,7 +21,8 @@ from ._backend import is_array
 from . import images
 from .images import NAMES as IMAGES
 
-__all__ = ["load", "minibatches", "n_train", "NAMES", "TABULAR", "IMAGES", "N_SAMPLES", "TEST_FRACTION"]
+__all__ = ["load", "minibatches", "permuted", "n_train", "NAMES", "TABULAR", "IMAGES", "N_SAMPLES", "TEST_FRACTION",
+           "PERMUTATIONS"]
 
 #: scikit-learn's bundled tabular sets
 TABULAR = ("digits", "iris", "wine", "breast_cancer")
@@ -33,6 +34,8 @@ NAMES = TABULAR + IMAGES
 N_SAMPLES = {"digits": 1797, "iris": 150, "wine": 178, "breast_cancer": 569}
 #: share of the rows held out for testing (the CLARA authors' 80/20 split)
 TEST_FRACTION = 0.2
+#: what ``permuted`` permutes: the features (pixels) or the class labels
+PERMUTATIONS = ("pixels", "labels")
 
 
 def n_train(name: str) -> int:
@@ -117,3 +120,27 @@ def minibatches(X, y, batch_size: int, rng: np.random.Generator):
     for start in range(0, len(y), batch_size):
         idx = order[start:start + batch_size]
         yield X[idx], y[idx]
+
+
+def permuted(data, what: str, seed: int):
+    """A second task made from ``data = (X_train, y_train, X_test, y_test)``, the continual-learning benchmarks'
+    way (permuted MNIST, Goodfellow et al. 2013, arXiv 1312.6211): ``what="pixels"`` reorders the feature columns of
+    both parts by one permutation drawn from ``default_rng(seed)``; ``what="labels"`` maps every class k to
+    perm[k]. New arrays; the caller's are not touched.
+
+    >>> X, y = np.arange(6.0).reshape(2, 3), np.array([0, 1])
+    >>> Xp, yp, _, _ = permuted((X, y, X, y), "pixels", seed=0)
+    >>> sorted(Xp[0].tolist()) == X[0].tolist(), yp.tolist()
+    (True, [0, 1])
+    """
+    if what not in PERMUTATIONS:
+        raise ValueError(f"what must be one of {PERMUTATIONS}, got {what!r}")
+    seed = V.seed(seed)
+    X_tr, y_tr, X_te, y_te = (np.asarray(a) for a in data)
+    rng = np.random.default_rng(seed)
+    if what == "pixels":
+        perm = rng.permutation(X_tr.shape[1])
+        return X_tr[:, perm], y_tr.copy(), X_te[:, perm], y_te.copy()
+    classes = int(max(y_tr.max(), y_te.max())) + 1
+    perm = rng.permutation(classes)
+    return X_tr.copy(), perm[y_tr], X_te.copy(), perm[y_te]

@@ -115,10 +115,13 @@ def _split(data):
 
 
 def train(model, optimizer, data, *, epochs: int, batch_size: int = 128, seed: int = 0,
-          dtype=np.float64, divergence_factor: float | None = DIVERGENCE_FACTOR) -> TrainResult:
+          dtype=np.float64, divergence_factor: float | None = DIVERGENCE_FACTOR, theta0=None,
+          state0=None) -> TrainResult:
     """Train ``model`` with ``optimizer`` on ``data = (X_train, y_train, X_test, y_test)``.
 
     The parameters are initialised and the minibatches shuffled from ``numpy.random.default_rng(seed)``.
+    ``theta0`` and ``state0`` go on from where an earlier run left (its ``theta`` and ``state``, for example on a
+    second task: ``clara_ref.data.permuted``) instead of from the model's initialisation and ``optimizer.init``.
     ``dtype`` (float64 or float32) is the precision of the parameters and features. The run counts as diverged
     when its full training loss ends beyond ``divergence_factor`` times the initial one (None: only non-finite
     values count; see the module docstring).
@@ -139,8 +142,7 @@ def train(model, optimizer, data, *, epochs: int, batch_size: int = 128, seed: i
     X, y, X_test, y_test = _split(data)
     X, X_test = np.asarray(X, dtype=dtype), np.asarray(X_test, dtype=dtype)
     rng = np.random.default_rng(seed)
-    theta = model.init(rng).astype(dtype, copy=False)
-    state = optimizer.init(theta)
+    theta, state = _start(model, optimizer, rng, dtype, theta0, state0)
     losses = [model.loss(theta, X, y)]             # also checks X and y (shapes, dtype, labels), once per run
     # The minibatches are rows of X and y, so a model that offers it computes their gradients without checking them
     # again (clara_ref.models.Model.loss_and_grad_checked); any other model's loss_and_grad is called as it is.
@@ -167,6 +169,19 @@ def train(model, optimizer, data, *, epochs: int, batch_size: int = 128, seed: i
     beyond = _beyond(losses[-1], losses[0], factor, "loss")
     return TrainResult(losses, accs, etas, beyond is not None, epochs if beyond else None, beyond or "", theta,
                        state, *map(list, zip(*signal)), divergence=beyond)
+
+
+def _start(model, optimizer, rng, dtype, theta0, state0):
+    """theta and state to train from: the model's initialisation (drawn from ``rng`` in any case, so that the
+    minibatches are shuffled alike) and ``optimizer.init``, or a run's ``theta0`` and ``state0`` to go on from."""
+    theta = model.init(rng).astype(dtype, copy=False)
+    if theta0 is not None:
+        given = np.asarray(theta0)
+        if given.shape != theta.shape or given.dtype != theta.dtype:
+            raise ValueError(f"theta0 must have shape {theta.shape} and dtype {theta.dtype}, got {given.shape} "
+                             f"{given.dtype}")
+        theta = given.copy()
+    return theta, (optimizer.init(theta) if state0 is None else state0)
 
 
 class OptimizeResult(NamedTuple):

@@ -130,3 +130,28 @@ def test_the_report_names_each_phase_s_ideal_rate_and_each_method_s_distance_at_
     assert ideal["sgd"][0].rate == 0.1 and ideal["sgd"][1].rate == 1e-3       # 100x: the curvature's jump
     assert drift.drift_figure(plt, "quadratic_jump_up", records, str(tmp_path), _save) == "drift_quadratic_jump_up.png"
     assert (tmp_path / "drift_quadratic_jump_up.png").stat().st_size > 10_000
+
+
+def test_a_second_task_permutes_the_pixels_or_the_labels_and_training_goes_on_from_the_first():
+    data = cr.data.load("digits", seed=0)
+    before = [a.copy() for a in data]
+    Xp, yp, Xtp, ytp = cr.data.permuted(data, "pixels", seed=3)
+    perm = np.random.default_rng(3).permutation(64)
+    assert np.array_equal(Xp, data[0][:, perm]) and np.array_equal(Xtp, data[2][:, perm])   # one permutation
+    assert np.array_equal(yp, data[1]) and np.array_equal(ytp, data[3])
+    Xl, yl, _, ytl = cr.data.permuted(data, "labels", seed=3)
+    classes = np.random.default_rng(3).permutation(10)
+    assert np.array_equal(yl, classes[data[1]]) and np.array_equal(ytl, classes[data[3]])
+    assert np.array_equal(Xl, data[0]) and sorted(set(yl.tolist())) == list(range(10))
+    assert all(np.array_equal(a, b) for a, b in zip(data, before))                            # not touched
+    with pytest.raises(ValueError, match="what must be one of"):
+        cr.data.permuted(data, "rows", seed=0)
+    model, opt = cr.models.mlp((64, 32, 10)), cr.adam(1e-2)
+    first = cr.train(model, opt, data, epochs=3, batch_size=64, seed=0)
+    second = cr.train(model, opt, (Xp, yp, Xtp, ytp), epochs=2, batch_size=64, seed=0, theta0=first.theta,
+                      state0=first.state)
+    assert second.state.t == first.state.t + 2 * 23                 # 1437 rows in batches of 64: 23 steps an epoch
+    assert second.train_loss[0] == model.loss(first.theta, Xp, yp)  # it starts from the first task's end ...
+    assert first.test_accuracy[-1] > 0.8 and second.test_accuracy[0] < 0.5   # ... where the permuted pixels fail
+    with pytest.raises(ValueError, match="theta0 must have shape"):
+        cr.train(model, opt, data, epochs=1, theta0=first.theta[:-1])

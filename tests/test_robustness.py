@@ -239,7 +239,17 @@ def test_interrupts_stop_quickly_keep_finished_runs_and_leave_no_workers(tmp_pat
     assert stopped < 5                    # measured 0.5-0.6 s on 2 cores; 5 s leaves room for a loaded machine
     finished = [p for p in runs.iterdir() if p.suffix == ".json"]
     assert finished and all(json.loads(p.read_text())["error"] is None for p in finished)   # whole files only
-    assert not [p for p in runs.iterdir() if p.suffix == ".tmp"]
+    left = [p for p in runs.iterdir() if p.suffix == ".tmp"]
+    if signame == "SIGKILL":
+        # a kill cannot be held off: a run file being written at that instant leaves its temporary (named by its
+        # writer's pid), which the next command removes; nothing else may be left
+        from clara_ref._io import remove_stale_temporaries
+
+        writers = {proc.pid, *workers}
+        assert all(int(p.name.split(".")[-3]) in writers for p in left), left
+        remove_stale_temporaries(runs)
+        left = [p for p in runs.iterdir() if p.suffix == ".tmp"]
+    assert not left
     if signame != "SIGKILL":
         assert proc.returncode == 130 and (tmp_path / "summary.csv").exists()
         assert len((tmp_path / "summary.csv").read_text().splitlines()) == len(finished) + 1
