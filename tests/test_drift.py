@@ -113,7 +113,7 @@ def test_the_report_names_each_phase_s_ideal_rate_and_each_method_s_distance_at_
     import matplotlib.pyplot as plt
 
     from clara_ref.experiments import drift
-    from clara_ref.experiments.figures import _save
+    from clara_ref.experiments.figures import _drift_figure
     from clara_ref.experiments.grid import RunSpec
     from clara_ref.experiments.runner import run_one
 
@@ -128,7 +128,7 @@ def test_the_report_names_each_phase_s_ideal_rate_and_each_method_s_distance_at_
     ideal = drift.ideal("quadratic_jump_up", (1e-3, 1e-1), (0, 1))
     assert f"| quadratic_jump_up | 501 | {ideal['sgd'][0].rate:g} -> {ideal['sgd'][1].rate:g} |" in "\n".join(lines)
     assert ideal["sgd"][0].rate == 0.1 and ideal["sgd"][1].rate == 1e-3       # 100x: the curvature's jump
-    assert drift.drift_figure(plt, "quadratic_jump_up", records, str(tmp_path), _save) == "drift_quadratic_jump_up.png"
+    assert _drift_figure(plt, "quadratic_jump_up", records, str(tmp_path)) == "drift_quadratic_jump_up.png"
     assert (tmp_path / "drift_quadratic_jump_up.png").stat().st_size > 10_000
 
 

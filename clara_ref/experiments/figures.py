@@ -13,7 +13,7 @@ import numpy as np
 
 from . import claims as claims_mod
 from .grid import NULL_BURN_IN, TASKS
-from .drift import drift_figure, drift_tasks
+from .drift import drift_tasks, ideal_for, tuned_rows
 from .optimizers import CLARA_NAMES, OPTIMIZERS, PATH_RULES
 from .tables import _kept, _label_order, _tasks, outcomes
 
@@ -51,7 +51,7 @@ def _write_figures(records, out_dir, claims) -> list[str]:
         files.append(_sweep_figure(plt, task_name, recs, cells, out_dir, "d"))
         files.append(_sweep_figure(plt, task_name, recs, cells, out_dir, "c"))
     for task_name in drift_tasks(records):
-        files.append(drift_figure(plt, task_name, records, out_dir, _save))
+        files.append(_drift_figure(plt, task_name, records, out_dir))
     files.append(_null_figure(plt, records, out_dir))
     files.append(_c0_rates_figure(plt, records, claims, out_dir))
     return [f for f in files if f]
@@ -321,6 +321,46 @@ def _c0_rates_figure(plt, records, claims, out_dir):
     fig.suptitle(f"C0 on {task}: Adam's step path with its own reference against the gradient path with the random "
                  "walk's, at the same speed", fontsize=9)
     name = _save(fig, out_dir, "c0_rates.png")
+    plt.close(fig)
+    return name
+
+
+def _drift_figure(plt, task_name, records, out_dir) -> str:
+    """drift_<task>.png: for the SGD and the Adam family, each method at its best initial rate, the rate over time
+    (median and inter-quartile band over seeds) against the ideal fixed rate of each phase, and the distance over
+    time; the change is marked."""
+    task = TASKS[task_name]
+    rows = {row["label"]: row for row in tuned_rows(records, task_name)}
+    best = ideal_for(records, task_name)
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), squeeze=False)
+    for i, base in enumerate(("sgd", "adam")):
+        family = [lab for lab in rows if lab in OPTIMIZERS and (OPTIMIZERS[lab].base == base or
+                                                                 (base == "adam" and OPTIMIZERS[lab].base is None))]
+        for label in family:
+            runs = [r for r in rows[label]["runs"] if r.get("eta") and r.get("metric")]
+            if not runs:
+                continue
+            for ax, key in ((axes[i][0], "eta"), (axes[i][1], "metric")):
+                with np.errstate(all="ignore"):
+                    c = _curves(runs, key)
+                    med, lo, hi = _nan_percentiles(c, (50, 25, 75))
+                x = np.arange(c.shape[1])
+                line, = ax.plot(x, med, lw=1.1, label=f"{label} ({rows[label]['rate']:g})")
+                ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.15, lw=0)
+        first, second = best[base]
+        axes[i][0].hlines([first.rate], 0, task.change_at, colors="k", linestyles="--", lw=1.2,
+                          label=f"ideal fixed rate ({first.rate:g} -> {second.rate:g})")
+        axes[i][0].hlines([second.rate], task.change_at, task.steps, colors="k", linestyles="--", lw=1.2)
+        for ax, what in ((axes[i][0], r"learning rate $\eta$"), (axes[i][1], "distance to the current optimum")):
+            ax.axvline(task.change_at, color="grey", lw=0.8, ls=":")
+            ax.set_yscale("log")
+            ax.set_ylabel(what)
+            ax.set_title(f"{base.upper() if base == 'sgd' else 'Adam'} family", fontsize=9)
+            ax.set_xlabel("step")
+        axes[i][0].legend(fontsize=6, loc="best")
+    fig.suptitle(f"{task_name}: each method at its best initial rate (median, IQR over seeds); the change at step "
+                 f"{task.change_at}", fontsize=10)
+    name = _save(fig, out_dir, f"drift_{task_name}.png")
     plt.close(fig)
     return name
 

@@ -4,14 +4,26 @@ stationary ones, does a tuned schedule do what CLARA does? (package docstring: `
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
-from ..drift import ideal
+from ...constant import adam, sgd
+from ...phases import ideal_rates
 from ..grid import TASKS
+from ..optimizers import OPTIMIZERS
 from .cells import Cells, _absent, _cell, _Reach, _result, _share, _unreachable
 from .rules import CLARA_NAMES, DEFAULT, ClaimResult, Thresholds
-from ..optimizers import OPTIMIZERS
 
 PHASES = ("phase1", "end")
+_BASES = {"sgd": sgd, "adam": adam}
+
+
+@lru_cache(maxsize=64)
+def ideal(task_name: str, rates: tuple, seeds: tuple) -> dict:
+    """{base: (phase 1, phase 2)} ideal rates (``PhaseIdeal``) of a drifting task for SGD and Adam over ``rates``
+    and ``seeds`` (``clara_ref.phases.ideal_rates``; deterministic, so computed once per task, rates and seeds)."""
+    task = TASKS[task_name]
+    return {base: tuple(ideal_rates(task.objective_of(), make, rates, steps=task.steps, seeds=seeds))
+            for base, make in _BASES.items()}
 
 
 def _best_of(cells: Cells, t, labels):
