@@ -23,7 +23,7 @@ from ._backend import Array, as_1d_float, check_gradient, finite_theta
 from ._core import Optimizer, finite_result
 from .directions import adam_direction, sgd_direction
 
-__all__ = ["ConstantRate", "ConstantRateState", "sgd", "adam"]
+__all__ = ["ConstantRate", "ConstantRateState", "move_at", "sgd", "adam"]
 
 
 class ConstantRateState(NamedTuple):
@@ -57,14 +57,20 @@ class ConstantRate(Optimizer):
     def update(self, theta: Array, g: Array, state: ConstantRateState, *, loss=None):
         as_1d_float(theta)
         self.check_state(state, theta)
-        xp = as_1d_float(theta)
-        squares_fit = check_gradient(xp, theta, g, step=state.t + 1)
-        s, dstate = self.direction.propose(theta, g, state.direction)   # (C1)
-        step = s * -state.eta                                            # fresh array: s may be the caller's g
-        step += theta                                                    # (C2) theta - eta s
-        new = ConstantRateState(t=state.t + 1, eta=state.eta, direction=dstate)
-        return finite_result(xp, state.t + 1, g, step, new, direction=self.direction, before=theta,
-                             known=_arrays(dstate) if _moments_fit(self.direction, squares_fit) else ())
+        return move_at(self.direction, as_1d_float(theta), theta, g, state, state.eta)
+
+
+def move_at(direction, xp, theta, g, state: ConstantRateState, eta: float):
+    """One update at the rate ``eta`` (C1, C2): the gradient checked, the direction's step, theta - eta s, and the
+    new state (rate ``eta``) checked finite. ``ConstantRate`` moves at its fixed rate, ``clara_ref.schedules`` at the
+    scheduled one."""
+    squares_fit = check_gradient(xp, theta, g, step=state.t + 1)
+    s, dstate = direction.propose(theta, g, state.direction)             # (C1)
+    step = s * -eta                                                      # fresh array: s may be the caller's g
+    step += theta                                                        # (C2) theta - eta s
+    new = ConstantRateState(t=state.t + 1, eta=eta, direction=dstate)
+    return finite_result(xp, state.t + 1, g, step, new, direction=direction, before=theta,
+                         known=_arrays(dstate) if _moments_fit(direction, squares_fit) else ())
 
 
 def _moments_fit(direction, squares_fit: bool) -> bool:

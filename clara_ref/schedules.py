@@ -7,8 +7,8 @@ the same initial rates at the same budget T::
     input: eta0, a direction (clara_ref.directions), the budget T, a schedule f
     for t = 1, 2, ..., T:
         eta_t <- eta0 f(t - 1)                          (H1)  f of the 0-based step s = t - 1
-        s_t <- direction(g_t)                           (H5)  as a constant-rate optimizer's (C1)
-        theta_t <- theta_{t-1} - eta_t s_t              (H6)
+        s_t <- direction(g_t)                           (C1)  the constant-rate update of clara_ref.constant,
+        theta_t <- theta_{t-1} - eta_t s_t              (C2)  at the rate eta_t (constant.move_at)
 
     cosine with linear warm-up over W = ceil(warmup T) steps (warmup = 0.05):
         f(s) = (s + 1) / W                              for s < W       (H2)  eta0 / W up to eta0
@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import _validate as V
-from ._backend import Array, as_1d_float, check_gradient, finite_theta
-from ._core import Optimizer, finite_result
-from .constant import ConstantRateState, _arrays, _moments_fit
+from ._backend import Array, as_1d_float, finite_theta
+from ._core import Optimizer
+from .constant import ConstantRateState, move_at
 from .directions import adam_direction, sgd_direction
 from .errors import LearningRateError
 
@@ -112,14 +112,7 @@ class Scheduled(Optimizer):
         if t > self.total_steps:
             raise LearningRateError(f"step {t} is beyond the schedule's total_steps = {self.total_steps}: a "
                                     "schedule is defined for its budget only; the state was left unchanged")
-        squares_fit = check_gradient(xp, theta, g, step=t)
-        eta = self.rate(t)                                               # (H1)
-        s, dstate = self.direction.propose(theta, g, state.direction)    # (H5)
-        step = s * -eta                                                  # fresh array: s may be the caller's g
-        step += theta                                                    # (H6) theta - eta_t s_t
-        new = ConstantRateState(t=t, eta=eta, direction=dstate)
-        return finite_result(xp, t, g, step, new, direction=self.direction, before=theta,
-                             known=_arrays(dstate) if _moments_fit(self.direction, squares_fit) else ())
+        return move_at(self.direction, xp, theta, g, state, self.rate(t))     # (H1), then constant.py's move
 
 
 def scheduled(base: str, eta0: float, total_steps: int, schedule: str = "cosine", **options) -> Scheduled:
