@@ -79,19 +79,7 @@ class Objective:
     _grad: Callable = field(repr=False)
 
     def _check(self, x):
-        """x as a float64 array: only real floating values (complex, integer, datetime and object arrays used to be
-        converted silently or to give NaN)."""
-        try:
-            kind = np.asarray(x).dtype.kind
-        except (TypeError, ValueError):
-            kind = None
-        if kind != "f":
-            what = type(x).__name__ if kind is None else f"{type(x).__name__} of dtype {np.asarray(x).dtype}"
-            raise TypeError(f"x must be a real floating array of shape ({self.n},) (float32 or float64), got {what}")
-        x = np.asarray(x, dtype=np.float64)
-        if x.shape != (self.n,):
-            raise ValueError(f"x must have shape ({self.n},) for {self.name}, got {x.shape}")
-        return x
+        return _point(x, self.n, self.name)
 
     #: the objective does not change with the step: ``t`` is accepted and ignored
     stationary = True
@@ -118,6 +106,22 @@ class Objective:
         x = self._check(x)
         _time(t)
         return float(np.min(np.linalg.norm(self.minima - x, axis=1)))
+
+
+def _point(x, n: int, name: str) -> np.ndarray:
+    """x as a float64 array of shape (n,): only real floating values (complex, integer, datetime and object arrays
+    used to be converted silently or to give NaN)."""
+    try:
+        kind = np.asarray(x).dtype.kind
+    except (TypeError, ValueError):
+        kind = None
+    if kind != "f":
+        what = type(x).__name__ if kind is None else f"{type(x).__name__} of dtype {np.asarray(x).dtype}"
+        raise TypeError(f"x must be a real floating array of shape ({n},) (float32 or float64), got {what}")
+    x = np.asarray(x, dtype=np.float64)
+    if x.shape != (n,):
+        raise ValueError(f"x must have shape ({n},) for {name}, got {x.shape}")
+    return x
 
 
 def _time(t) -> int:
@@ -159,10 +163,7 @@ class Drifting:
         return (self.speed * moved + self.jump) * u                       # (T2) c_t after the change
 
     def _check(self, x):
-        x = np.asarray(x)
-        if x.dtype.kind != "f" or x.shape != (self.n,):
-            raise ValueError(f"x must be a real floating array of shape ({self.n},), got {x.dtype} {x.shape}")
-        return np.asarray(x, dtype=np.float64)
+        return _point(x, self.n, self.name)
 
     def value(self, x, t: int | None = None) -> float:
         """f_t(x), exact (no noise)."""

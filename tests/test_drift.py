@@ -37,6 +37,10 @@ def test_the_change_happens_at_change_at():
     assert spread[0] == pytest.approx(2.0, rel=0.05) and spread[1] == pytest.approx(20.0, rel=0.05)
     with pytest.raises(ValueError, match="t \\(the step\\) is required"):
         up.grad(x)
+    with pytest.raises(TypeError, match="real floating array of shape \\(10,\\)"):      # as every objective
+        up.value(np.ones(10, dtype=np.int64), t=0)
+    with pytest.raises(ValueError, match="x must have shape \\(10,\\) for quadratic_jump_up"):
+        up.distance(np.ones(3), t=0)
     with pytest.raises(ValueError, match="drifting"):
         cr.objectives.get("moving_sphere")
 
