@@ -53,6 +53,9 @@ def test_the_move_is_the_direction_at_the_scheduled_rate():
     b, _ = fixed.update(theta, g, fixed.init(theta))
     assert a.tolist() == b.tolist()
     assert theta.tolist() == [0.3, -1.2, 2.0]                     # the caller's array is not touched
+    sgd = scheduled("sgd", 0.2, total_steps=100)                  # SGD's step is g itself: theta - (0.2 / 5) g
+    moved, _ = sgd.update(theta, g, sgd.init(theta))
+    assert moved.tolist() == (theta - 0.04 * g).tolist()
 
 
 def test_a_schedule_refuses_what_it_cannot_do():
