@@ -493,6 +493,60 @@ def test_c6_a_verdict_the_seeds_do_not_settle_is_borderline():
     assert C.claim_c6(C.Cells.from_records([])).verdict == C.NOT_IN_PRESET
 
 
+def _sequence_records(clara_ends, clara_eta_factor=1e-2, damping=0.01, cosine_ends=(0.9, 0.9),
+                      step_ends=(0.95, 0.95)):
+    """digits_mlp_seq_labels (60 epochs of 45 steps, the change at epoch 31) with SGD, SGD-CLARA, SGD-cosine and
+    SGD-step at rates 1e-3 and 1e-1 (1e-3 ends at 0.5 for everyone), seeds 0-2. ``*_ends``: the accuracy on the
+    current task at the end of phase 1 (epoch 30) and at the end; SGD-CLARA's eta is multiplied by
+    ``clara_eta_factor`` every 10 epochs after epoch 30; the fixed rate ends at 0.9 and 0.9."""
+    out = []
+    for label, ends in (("sgd", (0.9, 0.9)), ("sgd-clara", clara_ends), ("sgd-cosine", cosine_ends),
+                        ("sgd-step", step_ends)):
+        for e in (1e-3, 1e-1):
+            first, last = (0.5, 0.5) if e == 1e-3 else ends
+            eta = [e] * 61
+            if label == "sgd-clara":
+                eta = [e] * 30 + [e * clara_eta_factor ** ((k - 30) / 10) for k in range(30, 61)]
+            for s in (0, 1, 2):
+                r = rec("digits_mlp_seq_labels", label, e, s, last, role="drift", initial=0.1, steps=2700,
+                        damping=damping if label == "sgd-clara" else None,
+                        reference=0.5 if label == "sgd-clara" else None, n_blocks=1 if label == "sgd-clara" else None)
+                out.append(dict(r, metric=[0.1] * 30 + [first] + [0.8] * 29 + [last], eta=eta, unit="epoch",
+                                epochs=60))
+    return out
+
+
+def test_c6_on_a_task_in_sequence_reads_accuracies_epochs_and_each_phase_s_reach(monkeypatch):
+    from clara_ref.experiments.claims import beyond
+    from clara_ref.phases import PhaseIdeal
+
+    # the ideal rates of a sequence are measured by training (phases.ideal_rates_in_sequence, tested there); here
+    # they are given: SGD's falls from 0.1 to 1e-3 (ln -4.61)
+    asked = []
+
+    def ideal(task, rates, seeds, scale, protocol):
+        asked.append((task, rates, seeds, scale, protocol))
+        return {"sgd": (PhaseIdeal(1, 0, 30, 0.1, {}), PhaseIdeal(2, 30, 30, 1e-3, {}))}
+
+    monkeypatch.setattr(beyond, "ideal", ideal)
+    res = C.claim_c6(C.Cells.from_records(_sequence_records(clara_ends=(0.97, 0.97))))
+    assert asked == [("digits_mlp_seq_labels", (1e-3, 1e-1), (0, 1, 2), 1.0, "clara_ref")]
+    (pair,) = res.numbers["pairs"]
+    # accuracy: higher is better, so the better schedule is SGD-step (0.95), and CLARA (0.97) beats both by more
+    # than ACC_MARGIN at the end of phase 1 (epoch 30, not step 30) and at the end
+    assert (pair["schedule"], pair["phase1"]["clara"], pair["phase1"]["outcome"]) == ("sgd-step", 0.97, "win")
+    # over FOLLOW_EPOCHS = 10 epochs after the change ln eta moved ln(1e-2) = -4.61: the whole way
+    assert pair["follow"]["moved"] == pytest.approx(math.log(1e-2), rel=1e-12) and pair["follow"]["followed"]
+    assert res.verdict == "supported"
+    worse = C.claim_c6(C.Cells.from_records(_sequence_records(clara_ends=(0.93, 0.93), clara_eta_factor=1.0)))
+    assert worse.numbers["pairs"][0]["phase1"]["outcome"] == "loss" and worse.verdict == "not supported"
+    # the reach counts each phase's 1,350 steps: d (K/ref - 1) 1350 = ln 10 - a little is not evaluable, although
+    # the whole run's 2,700 steps could move the rate 99x
+    d = math.log(10.0) / 1350 * 0.99
+    short = C.claim_c6(C.Cells.from_records(_sequence_records(clara_ends=(0.97, 0.97), damping=d)))
+    assert short.case == "unreachable" and "in each phase of 1,350 steps" in short.numbers["not_evaluable"][0]["why"]
+
+
 # -------------------------------------------------------------------------------------------------- C7 (schedules)
 def _c7_records(clara, schedule, fixed=(1.0, 1.2)):
     """The sphere with SGD, SGD-CLARA and SGD-cosine at two rates (median final distance at each)."""
@@ -514,6 +568,15 @@ def test_c7_asks_whether_a_tuned_schedule_does_what_clara_does():
     # where CLARA does no better than the tuned fixed rate there is nothing for a schedule to explain
     none = C.claim_c7(C.Cells.from_records(_c7_records(clara=(1.05, 3.0), schedule=(0.7, 0.52))))
     assert none.numbers["no_benefit"] == 1 and (none.verdict, none.case) == ("mixed", "no_separation")
+    # on an accuracy the tuned choice is the highest median: CLARA's 0.95 at 1e-2 beats the fixed 0.9, and the
+    # schedule's 0.96 at 1e-3 beats CLARA by more than ACC_MARGIN (0.01 > 0.005)
+    acc = dict(role="tabular", chance=0.33)
+    iris = C.claim_c7(C.Cells.from_records(cells_of("iris", "sgd", {1e-3: 0.5, 1e-2: 0.9}, **acc)
+                                           + cells_of("iris", "sgd-clara", {1e-3: 0.6, 1e-2: 0.95}, **acc)
+                                           + cells_of("iris", "sgd-cosine", {1e-3: 0.96, 1e-2: 0.7}, **acc)))
+    (row,) = iris.numbers["pairs"]
+    assert (row["clara_rate"], row["fixed_rate"], row["schedule_rate"]) == (1e-2, 1e-2, 1e-3)
+    assert (row["clara_median"], row["schedule_median"], row["outcome"]) == (0.95, 0.96, "schedule")
     # C7 is evaluated only where a schedule ran
     assert "C7" in C.default_claims(C.Cells.from_records(_c7_records((0.5, 3.0), (0.7, 0.52))))
     assert "C7" not in C.default_claims(C.Cells.from_records(_c2_records(1, 4, 1, 2)))

@@ -89,10 +89,14 @@ def test_the_two_phases_ideal_rates_are_at_least_ten_times_apart(name):
 def test_the_drift_preset_runs_the_drifting_tasks_and_the_paper_preset_does_not():
     from clara_ref.experiments.grid import DRIFT_TASKS, PRESETS, TASKS
 
-    assert DRIFT_TASKS == cr.objectives.DRIFTING
-    for t in DRIFT_TASKS:
+    assert DRIFT_TASKS == cr.objectives.DRIFTING + ("digits_mlp_seq_pixels", "digits_mlp_seq_labels")
+    for t in cr.objectives.DRIFTING:
         assert (TASKS[t].steps, TASKS[t].change_at, TASKS[t].role, TASKS[t].damping) == (1000, 501, "drift", "auto")
-        assert TASKS[t].scaled(0.5).change_at == 250                  # a shortened task keeps its change mid-run
+        assert TASKS[t].scaled(0.5).change_at == 251           # a shortened task keeps its change mid-run: 250 + 250
+    for t, what in (("digits_mlp_seq_pixels", "pixels"), ("digits_mlp_seq_labels", "labels")):
+        task = TASKS[t]
+        assert (task.sequence, task.phase_epochs, task.steps_total, task.damping) == (what, (30, 30), 2700, 1e-2)
+        assert task.scaled(0.1).phase_epochs == (3, 3)
     assert set(PRESETS["drift"].tasks) == set(DRIFT_TASKS)
     assert not set(DRIFT_TASKS) & set(PRESETS["paper"].tasks)
     assert {"sgd-cosine", "adam-step", "adam-clara-uncorrected", "adam-alera"} <= set(PRESETS["drift"].optimizers)
@@ -130,7 +134,7 @@ def test_the_report_names_each_phase_s_ideal_rate_and_each_method_s_distance_at_
     assert rows["sgd"]["phase1"] == float(np.median([r["metric"][500] for r in runs]))
     lines = drift.drift_section(records, ["drift_quadratic_jump_up.png"])
     ideal = drift.ideal("quadratic_jump_up", (1e-3, 1e-1), (0, 1))
-    assert f"| quadratic_jump_up | 501 | {ideal['sgd'][0].rate:g} -> {ideal['sgd'][1].rate:g} |" in "\n".join(lines)
+    assert f"| quadratic_jump_up | step 501 | {ideal['sgd'][0].rate:g} -> {ideal['sgd'][1].rate:g} |" in "\n".join(lines)
     assert ideal["sgd"][0].rate == 0.1 and ideal["sgd"][1].rate == 1e-3       # 100x: the curvature's jump
     assert _drift_figure(plt, "quadratic_jump_up", records, str(tmp_path)) == "drift_quadratic_jump_up.png"
     assert (tmp_path / "drift_quadratic_jump_up.png").stat().st_size > 10_000
@@ -159,3 +163,96 @@ def test_a_second_task_permutes_the_pixels_or_the_labels_and_training_goes_on_fr
     assert first.test_accuracy[-1] > 0.8 and second.test_accuracy[0] < 0.5   # ... where the permuted pixels fail
     with pytest.raises(ValueError, match="theta0 must have shape"):
         cr.train(model, opt, data, epochs=1, theta0=first.theta[:-1])
+
+
+# ---------------------------------------------------------------------------------------- real data in sequence
+def test_a_task_in_sequence_trains_on_the_first_then_goes_on_on_the_second():
+    from clara_ref.experiments.grid import RunSpec, TASKS, build_optimizer, load_sequence
+    from clara_ref.experiments.record import RunRecord, validate
+    from clara_ref.experiments.runner import run_one
+    from clara_ref.phases import PHASE_TWO_SEED
+
+    spec = RunSpec(task="digits_mlp_seq_pixels", optimizer="adam", eta0=1e-3, seed=1, scale=0.1)
+    record = run_one(spec)
+    assert record["error"] is None and record["steps_total"] == 270 and len(record["metric"]) == 7
+    # the same two phases by hand: 3 epochs on digits, then 3 on its permuted pixels from where the first left
+    task, (first, second) = spec.resolved_task(), load_sequence(spec)
+    model, opt = task.model(), build_optimizer(spec)[0]
+    a = cr.train(model, opt, first, epochs=3, batch_size=32, seed=1, dtype=np.float32)
+    b = cr.train(model, opt, second, epochs=3, batch_size=32, seed=PHASE_TWO_SEED + 1, dtype=np.float32,
+                 theta0=a.theta, state0=a.state)
+    assert record["metric"] == a.test_accuracy + b.test_accuracy[1:] and record["eta"] == a.eta + b.eta[1:]
+    assert record["first_task_metric"] == model.accuracy(b.theta, first[2].astype(np.float32), first[3])
+    assert b.state.t == 270 and np.array_equal(first[1], second[1])          # one step counter; the same labels
+    assert RunRecord.from_dict(record).to_dict() == record
+    assert "first_task_metric" in validate({k: v for k, v in record.items() if k != "first_task_metric"})
+    sphere = run_one(RunSpec(task="sphere", optimizer="sgd", eta0=0.1, seed=0, scale=0.1))
+    assert "first_task_metric" in validate(dict(sphere, first_task_metric=0.5))
+    # d = 1e-2 lets Adam-CLARA's rate move far more than 10x within each 1,350-step phase at full length
+    clara = run_one(RunSpec(task="digits_mlp_seq_labels", optimizer="adam-clara", eta0=1e-3, seed=0, scale=0.1))
+    steps = TASKS["digits_mlp_seq_labels"].phase_epochs[0] * 45
+    assert cr.rate_control.log_rate_range(1e-2, clara["reference"], clara["n_blocks"], steps) > np.log(10.0)
+
+
+def test_a_sequence_that_diverges_stops_where_it_diverged():
+    from clara_ref.phases import train_in_sequence
+
+    data = cr.data.load("iris")
+    model = cr.models.softmax_regression(4, 3)
+    blown = tuple(a * 1e200 if a.dtype.kind == "f" else a for a in data)     # the same rate overflows on these
+    late = train_in_sequence(model, cr.sgd(0.5), data, blown, epochs=(4, 5), batch_size=32)
+    # epoch 1 of phase 2 is epoch 5 of the run: the curves stop after the 4 epochs of phase 1
+    assert late.run.diverged and late.run.diverged_at == 5 and late.first_task_accuracy is None
+    assert len(late.run.test_accuracy) == 5 and late.change_at == 5 and late.run.divergence == "non-finite gradient"
+    # features 1e8 times larger keep the loss finite but end it beyond 1000x its start: diverged at the run's end
+    big = tuple(a * 1e8 if a.dtype.kind == "f" else a for a in data)
+    end = train_in_sequence(model, cr.sgd(0.5), data, big, epochs=(4, 5), batch_size=32)
+    assert end.run.diverged and end.run.diverged_at == 9 and len(end.run.test_accuracy) == 10
+    early = train_in_sequence(model, cr.sgd(0.5), blown, data, epochs=(4, 5), batch_size=32)
+    assert early.run.diverged and early.run.diverged_at == 1 and early.first_task_accuracy is None
+    with pytest.raises(ValueError, match="epochs must be a pair"):
+        train_in_sequence(model, cr.sgd(0.5), data, data, epochs=4)
+
+
+def test_the_ideal_rates_of_a_sequence_go_on_from_the_best_first_phase():
+    from clara_ref.phases import PHASE_TWO_SEED, ideal_rates_in_sequence
+
+    data = cr.data.load("iris")
+    second = cr.data.permuted(data, "labels", seed=0)
+    model, rates, seeds = cr.models.softmax_regression(4, 3), (1e-3, 3e-2, 1.0), (0, 1, 2)
+    one, two = ideal_rates_in_sequence(model, cr.sgd, (data, second), rates, epochs=(3, 4), batch_size=32,
+                                       seeds=seeds)
+    by_hand = {r: [cr.train(model, cr.sgd(r), data, epochs=3, batch_size=32, seed=s) for s in seeds] for r in rates}
+    medians = {r: float(np.median([x.test_accuracy[-1] for x in by_hand[r]])) for r in rates}
+    assert one.medians == medians and one.rate == max(rates, key=lambda r: (medians[r], -r))  # ties: the smaller
+    starts = by_hand[one.rate]
+    for r in rates:                          # phase 2 from where each seed's best phase-1 run ended, at rate r
+        runs = [cr.train(model, cr.sgd(r), second, epochs=4, batch_size=32, seed=PHASE_TWO_SEED + s,
+                         theta0=x.theta, state0=x.state._replace(eta=r)) for s, x in zip(seeds, starts)]
+        assert two.medians[r] == float(np.median([x.test_accuracy[-1] for x in runs]))
+    assert (two.t0, two.steps) == (3, 4)
+
+
+def test_the_report_shows_a_sequence_s_ideal_rates_and_accuracies_on_both_tasks(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from clara_ref.experiments import drift
+    from clara_ref.experiments.figures import _drift_figure
+    from clara_ref.experiments.grid import RunSpec
+    from clara_ref.experiments.runner import run_one
+
+    t = "digits_mlp_seq_labels"
+    records = [run_one(RunSpec(task=t, optimizer=o, eta0=e, seed=s, scale=0.1))
+               for o in ("sgd", "sgd-clara", "sgd-cosine") for e in (1e-3, 1e-1) for s in (0, 1)]
+    text = "\n".join(drift.drift_section(records, [f"drift_{t}.png"]))
+    best = drift.ideal_for(records, t)
+    assert f"| {t} | epoch 4 | {best['sgd'][0].rate:g} -> {best['sgd'][1].rate:g} |" in text
+    assert "accuracy on task 1, end of run |" in text
+    rows = {row["label"]: row for row in drift.tuned_rows(records, t)}
+    runs = rows["sgd"]["runs"]
+    assert rows["sgd"]["first_task"] == float(np.median([r["first_task_metric"] for r in runs]))
+    assert rows["sgd"]["phase1"] == float(np.median([r["metric"][3] for r in runs]))   # epoch 3, the end of phase 1
+    assert _drift_figure(plt, t, records, str(tmp_path)) == f"drift_{t}.png"

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import claims as claims_mod
 from .grid import NULL_BURN_IN, TASKS
-from .drift import drift_tasks, ideal_for, tuned_rows
+from .drift import drift_tasks, ideal_for, task_of, tuned_rows
 from .optimizers import CLARA_NAMES, OPTIMIZERS, PATH_RULES
 from .tables import _kept, _label_order, _tasks, outcomes
 
@@ -327,9 +327,10 @@ def _c0_rates_figure(plt, records, claims, out_dir):
 
 def _drift_figure(plt, task_name, records, out_dir) -> str:
     """drift_<task>.png: for the SGD and the Adam family, each method at its best initial rate, the rate over time
-    (median and inter-quartile band over seeds) against the ideal fixed rate of each phase, and the distance over
-    time; the change is marked."""
-    task = TASKS[task_name]
+    (median and inter-quartile band over seeds) against the ideal fixed rate of each phase, and the metric over
+    time (the distance, or the accuracy on the current task of a task in sequence); the change is marked."""
+    task = task_of(records, task_name)
+    unit = "epoch" if task.sequence else "step"
     rows = {row["label"]: row for row in tuned_rows(records, task_name)}
     best = ideal_for(records, task_name)
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5), squeeze=False)
@@ -348,17 +349,19 @@ def _drift_figure(plt, task_name, records, out_dir) -> str:
                 line, = ax.plot(x, med, lw=1.1, label=f"{label} ({rows[label]['rate']:g})")
                 ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.15, lw=0)
         first, second = best[base]
-        axes[i][0].hlines([first.rate], 0, task.change_at, colors="k", linestyles="--", lw=1.2,
+        change, end = task.change_at, (task.epochs if task.sequence else task.steps)
+        axes[i][0].hlines([first.rate], 0, change, colors="k", linestyles="--", lw=1.2,
                           label=f"ideal fixed rate ({first.rate:g} -> {second.rate:g})")
-        axes[i][0].hlines([second.rate], task.change_at, task.steps, colors="k", linestyles="--", lw=1.2)
-        for ax, what in ((axes[i][0], r"learning rate $\eta$"), (axes[i][1], "distance to the current optimum")):
-            ax.axvline(task.change_at, color="grey", lw=0.8, ls=":")
-            ax.set_yscale("log")
+        axes[i][0].hlines([second.rate], change, end, colors="k", linestyles="--", lw=1.2)
+        metric = "test accuracy on the current task" if task.sequence else "distance to the current optimum"
+        for ax, what in ((axes[i][0], r"learning rate $\eta$"), (axes[i][1], metric)):
+            ax.axvline(change, color="grey", lw=0.8, ls=":")
+            ax.set_yscale("linear" if task.sequence and ax is axes[i][1] else "log")
             ax.set_ylabel(what)
             ax.set_title(f"{base.upper() if base == 'sgd' else 'Adam'} family", fontsize=9)
-            ax.set_xlabel("step")
+            ax.set_xlabel(unit)
         axes[i][0].legend(fontsize=6, loc="best")
-    fig.suptitle(f"{task_name}: each method at its best initial rate (median, IQR over seeds); the change at step "
+    fig.suptitle(f"{task_name}: each method at its best initial rate (median, IQR over seeds); the change at {unit} "
                  f"{task.change_at}", fontsize=10)
     name = _save(fig, out_dir, f"drift_{task_name}.png")
     plt.close(fig)

@@ -124,14 +124,16 @@ _CHECKS = {
     "n_blocks": _optional(_positive_count), "config": _optional(_config), "unit": _optional(_text),
     "steps": _optional(_positive_count), "epochs": _optional(_positive_count),
     "batch_size": _optional(_positive_count), "loss": _curve, "metric": _curve, "eta": _curve,
+    "first_task_metric": _optional(_finite),
     "reference": _optional(_positive), "diverged": _bool, "diverged_at": _optional(_count),
     "divergence": _optional(_text), "message": _str, "error": _optional(_text), "final_metric": _score,
     "wall_s": _nonnegative,
 }
 
 #: fields that only some records have: data_verified (tasks on the official image files); config and unit with the
-#: step or epoch fields (every run that did not end in an error)
-_OPTIONAL = {"data_verified", "config", "unit", "steps", "epochs", "batch_size"}
+#: step or epoch fields (every run that did not end in an error); first_task_metric (tasks in sequence: the accuracy
+#: on the first task at the end, null when the run diverged)
+_OPTIONAL = {"data_verified", "config", "unit", "steps", "epochs", "batch_size", "first_task_metric"}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -172,6 +174,7 @@ class RunRecord:
     loss: list
     metric: list
     eta: list
+    first_task_metric: float | None = None
     reference: float | None
     diverged: bool
     diverged_at: int | None
@@ -193,8 +196,10 @@ class RunRecord:
     def to_dict(self) -> dict:
         """The JSON object to store: every field, less the optional ones this record does not have (they are None:
         a run that ended in an error before it started has no config nor unit; only the tasks on the official
-        image files record data_verified)."""
-        keep = {"data_verified"} if TASKS[self.task].official_images else set()
+        image files record data_verified, and every finished run of a task in sequence first_task_metric)."""
+        task = TASKS[self.task]
+        keep = ({"data_verified"} if task.official_images else set()) | \
+            ({"first_task_metric"} if task.sequence and self.error is None else set())
         return {k: v for k, v in dataclasses.asdict(self).items()
                 if not (k in _OPTIONAL and v is None and k not in keep)}
 
@@ -251,6 +256,12 @@ def _consistent(r) -> str | None:
                 return f"the curves of a run that did not diverge have {count} + 1 = {n + 1} points; they have {length}"
             if r["diverged_at"] is not None or r["divergence"] is not None:
                 return "a run that did not diverge has no diverged_at nor divergence"
+    in_sequence = bool(TASKS[r["task"]].sequence) and r["error"] is None
+    if ("first_task_metric" in r) != in_sequence:
+        return ("a finished run of a task in sequence records first_task_metric (null when it diverged), and no other "
+                "run does")
+    if in_sequence and (r["first_task_metric"] is None) != r["diverged"]:
+        return "first_task_metric is null exactly when the run diverged"
     expected = final_metric(r)
     if not (r["final_metric"] == expected):
         return f"final_metric is {r['final_metric']!r} but the curves give {expected!r}"

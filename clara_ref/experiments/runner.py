@@ -13,11 +13,12 @@ import time
 import numpy as np
 
 from .._version import __version__ as clara_ref_version
+from ..phases import train_in_sequence
 from ..training import optimize, train
 from clara_ref._io import atomic_write, remove_stale_temporaries
 from clara_ref.errors import ClaraRefError, ClusterError
 
-from .grid import NULL_BURN_IN, RunSpec, build_optimizer, load_data
+from .grid import NULL_BURN_IN, RunSpec, build_optimizer, load_data, load_sequence
 from .pool import WorkerPool
 from .record import MISSING, NotRegular, RunRecord, RunRecordError, final_metric, read_run_file
 
@@ -53,6 +54,10 @@ def run_one(spec: RunSpec, data_dir=None, data_verified=None) -> dict:
     resolved; ``damping_setting`` as given), the path constant ``c``, the reference P was compared with and the
     number of blocks K; ``diverged`` with ``divergence`` saying why (``clara_ref.training``).
 
+    A task in sequence (``Task.sequence``) trains on its first task, then on the second from where the first left
+    (``clara_ref.phases.train_in_sequence``): the metric is the accuracy on the current task, and
+    ``first_task_metric`` the accuracy on the first task at the end.
+
     On a pure-noise task the metric is log eta_t - log eta_B, the change of the rate's logarithm since step
     B = ``NULL_BURN_IN`` (negative before it), so the final metric is the drift a sound rule keeps near 0.
     """
@@ -66,21 +71,7 @@ def run_one(spec: RunSpec, data_dir=None, data_verified=None) -> dict:
                       n_blocks=None if d_value is None else len(blocks or (1,)))
         record["config"] = {"method": opt.name, **{k: (list(v) if isinstance(v, tuple) else v)
                                                    for k, v in opt.hyperparameters().items()}}
-        if task.stepwise:
-            objective = task.objective_of()
-            r = optimize(objective, opt, steps=task.steps, seed=spec.seed)
-            metric = r.distance if task.kind == "synthetic" else _log_rate_change(r.eta)
-            record.update(unit="step", steps=task.steps, loss=_finite_or_none(r.value),
-                          metric=_finite_or_none(metric), eta=_finite_or_none(r.eta))
-        else:
-            data = load_data(spec, data_dir)
-            # the steps this run makes on the data it read (the official counts unless the files are others)
-            record["steps_total"] = task.epochs * math.ceil(len(data[1]) / task.batch_size)
-            r = train(task.model(), opt, data, epochs=task.epochs, batch_size=task.batch_size,
-                         seed=spec.seed, dtype=np.dtype(task.dtype))
-            record.update(unit="epoch", epochs=task.epochs, batch_size=task.batch_size,
-                          loss=_finite_or_none(r.train_loss), metric=_finite_or_none(r.test_accuracy),
-                          eta=_finite_or_none(r.eta))
+        r = _train(spec, task, opt, record, data_dir)
         ref = getattr(r.state, "reference", None) if d_value is not None else None
         record.update(reference=None if ref is None else float(ref), diverged=bool(r.diverged),
                       diverged_at=r.diverged_at, divergence=r.divergence, message=r.message, error=None)
@@ -92,6 +83,34 @@ def run_one(spec: RunSpec, data_dir=None, data_verified=None) -> dict:
         return RunRecord.from_dict(record, run_id=spec.run_id).to_dict()
     except RunRecordError as exc:    # a clara_ref bug: recorded (and so retried), never stored as a result
         return error_record(spec, f"internal error, the run's record breaks its schema: {exc}", data_verified)
+
+
+def _train(spec: RunSpec, task, opt, record: dict, data_dir):
+    """Run the spec's optimizer on its task and put the curves in ``record``; the run's result (its ``state``,
+    ``diverged``, ...). A stepwise task runs ``optimize`` (its metric the distance, or the pure-noise tasks' change
+    of log eta); a data task ``train``; a task in sequence ``train_in_sequence`` on its two datasets."""
+    if task.stepwise:
+        objective = task.objective_of()
+        r = optimize(objective, opt, steps=task.steps, seed=spec.seed)
+        metric = r.distance if task.kind == "synthetic" else _log_rate_change(r.eta)
+        record.update(unit="step", steps=task.steps, loss=_finite_or_none(r.value), metric=_finite_or_none(metric),
+                      eta=_finite_or_none(r.eta))
+        return r
+    dtype = np.dtype(task.dtype)
+    datasets = load_sequence(spec, data_dir) if task.sequence else (load_data(spec, data_dir),)
+    # the steps this run makes on the data it read (the official counts unless the files are others)
+    record["steps_total"] = task.epochs * math.ceil(len(datasets[0][1]) / task.batch_size)
+    if task.sequence:
+        s = train_in_sequence(task.model(), opt, *datasets, epochs=task.phase_epochs, batch_size=task.batch_size,
+                              seed=spec.seed, dtype=dtype)
+        r = s.run
+        record["first_task_metric"] = s.first_task_accuracy
+    else:
+        r = train(task.model(), opt, datasets[0], epochs=task.epochs, batch_size=task.batch_size, seed=spec.seed,
+                  dtype=dtype)
+    record.update(unit="epoch", epochs=task.epochs, batch_size=task.batch_size, loss=_finite_or_none(r.train_loss),
+                  metric=_finite_or_none(r.test_accuracy), eta=_finite_or_none(r.eta))
+    return r
 
 
 def _base_record(spec: RunSpec, task, data_verified) -> dict:

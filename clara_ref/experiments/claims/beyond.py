@@ -6,9 +6,11 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
+import numpy as np
+
 from ...constant import adam, sgd
-from ...phases import ideal_rates
-from ..grid import TASKS
+from ...phases import ideal_rates, ideal_rates_in_sequence
+from ..grid import TASKS, RunSpec, load_sequence
 from ..optimizers import OPTIMIZERS
 from .cells import Cells, _absent, _cell, _Reach, _result, _share, _unreachable
 from .rules import CLARA_NAMES, DEFAULT, ClaimResult, Thresholds
@@ -18,29 +20,43 @@ _BASES = {"sgd": sgd, "adam": adam}
 
 
 @lru_cache(maxsize=64)
-def ideal(task_name: str, rates: tuple, seeds: tuple) -> dict:
+def ideal(task_name: str, rates: tuple, seeds: tuple, scale: float = 1.0, protocol: str = "clara_ref") -> dict:
     """{base: (phase 1, phase 2)} ideal rates (``PhaseIdeal``) of a drifting task for SGD and Adam over ``rates``
-    and ``seeds`` (``clara_ref.phases.ideal_rates``; deterministic, so computed once per task, rates and seeds)."""
-    task = TASKS[task_name]
+    and ``seeds`` at the runs' ``scale`` (``clara_ref.phases.ideal_rates``, or ``ideal_rates_in_sequence`` for a
+    task in sequence on the data of each seed under ``protocol``; deterministic, so computed once per task, rates,
+    seeds, scale and protocol)."""
+    task = TASKS[task_name] if scale == 1.0 else TASKS[task_name].scaled(scale)
+    if task.sequence:
+        def pair(seed):
+            return load_sequence(RunSpec(task_name, "sgd", 1.0, seed, protocol=protocol))
+        return {base: tuple(ideal_rates_in_sequence(task.model(), make, pair, rates, epochs=task.phase_epochs,
+                                                    batch_size=task.batch_size, seeds=seeds,
+                                                    dtype=np.dtype(task.dtype)))
+                for base, make in _BASES.items()}
     return {base: tuple(ideal_rates(task.objective_of(), make, rates, steps=task.steps, seeds=seeds))
             for base, make in _BASES.items()}
 
 
 def _best_of(cells: Cells, t, labels):
-    """(label, rate, median) of the best cell over ``labels`` and their rates: the tuned choice among them (ties go
-    to the first label, then to the smaller rate)."""
+    """(label, rate, median) of the best cell over ``labels`` and their rates: the tuned choice among them, the
+    lowest median distance or the highest median accuracy (ties go to the alphabetically first label, then to the
+    smaller rate)."""
     low = cells.tasks[t]["lower_is_better"]
     cands = [(cells.median(t, lab, e), lab, e) for lab in labels for e in cells.rates_of[(t, lab)]]
-    m, lab, e = (min if low else max)(cands, key=lambda c: (c[0] if low else -c[0], c[1], c[2]))
+    m, lab, e = min(cands, key=lambda c: (c[0] if low else -c[0], c[1], c[2]))
     return lab, e, m
 
 
 def _first_phase(task: str, base: str) -> tuple:
     """What the first phase of a drifting task is, as the base optimizer sees it: the curvature, noise, drift and
     start before the change (Adam's steps ignore a scale of the gradient, eps aside, so the curvature is left out
-    for Adam). Three of the four tasks share their first phase (h = 1, sigma = 1, a still optimum): it is one
-    comparison, counted once."""
-    f = TASKS[task].objective_of()
+    for Adam). Three of the four synthetic tasks share their first phase (h = 1, sigma = 1, a still optimum): it is
+    one comparison, counted once; so do the two tasks in sequence (the same data, model and epochs before the
+    change)."""
+    spec = TASKS[task]
+    if spec.sequence:
+        return (base, "sequence", spec.dataset, spec.sizes, spec.batch_size, spec.dtype, spec.damping, spec.change_at)
+    f = spec.objective_of()
     return (base, None if base == "adam" else f.curvature[0], f.noise[0], f.speed, tuple(f.x0))
 
 
@@ -72,7 +88,8 @@ def _beat(cells: Cells, th: Thresholds, t, base, rate, best_schedule, seen, row,
 def _follow(cells: Cells, th: Thresholds, t, base, rate, row, outcomes):
     """Did X-CLARA's rate move at least FOLLOW_SHARE of the way to the new ideal (None: the ideal did not change)?"""
     clara = base + "-clara"
-    first, second = ideal(t, tuple(cells.rates_of[(t, base)]), cells.tasks[t]["seeds"])[base]
+    info = cells.tasks[t]
+    first, second = ideal(t, tuple(cells.rates_of[(t, base)]), info["seeds"], info["scale"], info["protocol"])[base]
     row["ideal"] = (first.rate, second.rate)
     if first.rate == second.rate:
         row["follow"] = None
@@ -87,16 +104,19 @@ def _follow(cells: Cells, th: Thresholds, t, base, rate, row, outcomes):
 
 def claim_c6(cells: Cells, th: Thresholds = DEFAULT) -> ClaimResult:
     """C6 per drifting task and base X (SGD, Adam), every method at its best initial rate for the whole run (by the
-    median final distance): X-CLARA against the tuned fixed X and the better of the tuned schedules X-cosine and
-    X-step, at the end of each phase (the distance at step change_at - 1, and at the end of the run; a first phase
-    that repeats an earlier task's for X is shown and not counted, ``_first_phase``). A win is a median lower than
-    both by more than REL_MARGIN, a loss a median that either beats by as much; the rest ties. Following: over
-    FOLLOW_STEPS steps after the change, X-CLARA's median ln eta must move by at least FOLLOW_SHARE of
-    ln(ideal_2 / ideal_1) in its direction, the ideal rates of X for the two phases measured by
-    ``clara_ref.phases.ideal_rates`` over the records' rates and seeds (a base whose two ideal rates are equal
-    has nothing to follow: not evaluable). Supported when the share of wins among decided comparisons and the
-    share of followed changes both reach SUPPORT_SHARE; not supported when neither exceeds REJECT_SHARE."""
-    reach = _Reach(cells, "C6", th)
+    median final metric): X-CLARA against the tuned fixed X and the better of the tuned schedules X-cosine and
+    X-step, at the end of each phase (the metric at step, or epoch, change_at - 1 and at the end of the run; a first
+    phase that repeats an earlier task's for X is shown and not counted, ``_first_phase``). A win is a median better
+    than both by more than the noise margin (REL_MARGIN for distances, ACC_MARGIN for the accuracy on the current
+    task of a task in sequence), a loss a median that either beats by as much; the rest ties. Following: over
+    FOLLOW_STEPS steps (FOLLOW_EPOCHS epochs on a task in sequence) after the change, X-CLARA's median ln eta must
+    move by at least FOLLOW_SHARE of ln(ideal_2 / ideal_1) in its direction, the ideal rates of X for the two phases
+    measured by ``clara_ref.phases.ideal_rates`` (``ideal_rates_in_sequence``) over the records' rates and seeds (a
+    base whose two ideal rates are equal has nothing to follow: not evaluable). A task where X-CLARA's rate cannot
+    move MIN_REACH-fold within each phase is not evaluable. Supported when the share of wins among decided
+    comparisons and the share of followed changes both reach SUPPORT_SHARE; not supported when neither exceeds
+    REJECT_SHARE."""
+    reach = _Reach(cells, "C6", th, per_phase=True)
     pairs, outcomes, beats, follows, unchanged, seen = [], {}, [], [], [], set()
     for t in cells.claim_tasks(("drift",)):
         for base in ("sgd", "adam"):
@@ -104,7 +124,8 @@ def claim_c6(cells: Cells, th: Thresholds = DEFAULT) -> ClaimResult:
             if not (cells.has(t, base) and cells.has(t, clara) and schedules) or not reach.ok(t, clara):
                 continue
             rate = {lab: _best_of(cells, t, [lab])[1] for lab in [clara, base] + schedules}
-            best_schedule = min(schedules, key=lambda lab: (cells.median(t, lab, rate[lab]), lab))
+            sign = 1.0 if cells.tasks[t]["lower_is_better"] else -1.0
+            best_schedule = min(schedules, key=lambda lab: (sign * cells.median(t, lab, rate[lab]), lab))
             row = dict(task=t, base=base, clara_rate=rate[clara], fixed_rate=rate[base], schedule=best_schedule,
                        schedule_rate=rate[best_schedule])
             beats += _beat(cells, th, t, base, rate, best_schedule, seen, row, outcomes)

@@ -10,8 +10,8 @@ import numpy as np
 
 from ...rate_control import log_rate_range
 from ..grid import TASKS
-from .rules import (BENCHMARK_ROLES, CASES, DEFAULT, EXCLUDED_TASKS, FOLLOW_STEPS, NOT_AT_BUDGET, NOT_IN_PRESET,
-                    TEXTS, ClaimResult, Thresholds)
+from .rules import (BENCHMARK_ROLES, CASES, DEFAULT, EXCLUDED_TASKS, FOLLOW_EPOCHS, FOLLOW_STEPS, NOT_AT_BUDGET,
+                    NOT_IN_PRESET, TEXTS, ClaimResult, Thresholds)
 
 
 # ---------------------------------------------------------------------------------------------- cells
@@ -49,12 +49,14 @@ class Cells:
                 continue              # a run that raised is no evidence either way (the report lists it)
             key = (r["task"], r["label"], float(r["eta0"]))
             groups[key].append((r["seed"], float(r["final_metric"])))
-            change_at = TASKS[r["task"]].change_at if r["task"] in TASKS else 0
+            change_at = change_at_of(r)
             if change_at:                 # a drifting task: the statistics of each phase as well
                 phase[key][r["seed"]] = _phase_statistics(r, change_at)
             tasks.setdefault(r["task"], dict(role=r["role"], lower_is_better=bool(r["lower_is_better"]),
                                              chance=r.get("chance"), steps_total=int(r["steps_total"]),
-                                             n_params=r.get("n_params")))
+                                             n_params=r.get("n_params"), change_at=change_at,
+                                             scale=float(r.get("scale", 1.0)), protocol=r.get("protocol", "clara_ref"),
+                                             phase_steps=_phase_steps(r, change_at)))
             if r.get("metric") and r["metric"][0] is not None:
                 initial[r["task"]].append(float(r["metric"][0]))
             seen = [e for e in r.get("eta") or [] if e is not None]
@@ -68,7 +70,6 @@ class Cells:
         for t in tasks:
             tasks[t]["initial"] = float(np.median(initial[t])) if initial[t] else math.nan
             tasks[t]["seeds"] = tuple(sorted(seeds_of[t]))
-            tasks[t]["change_at"] = TASKS[t].change_at if t in TASKS else 0
         keys = sorted(groups, key=lambda k: (k[0], k[1], k[2]))
         width = max((len(v) for v in groups.values()), default=0)
         values = np.full((len(keys), width), np.nan)
@@ -153,24 +154,31 @@ class Cells:
         rows = [i for i, k in enumerate(self.keys) if k[0] == task]
         return float(np.max(self.med[rows]))
 
-    def log_up(self, task, label) -> float | None:
-        """log of the largest factor by which this label's rate can rise over the task's budget (None: no rule)."""
+    def budget(self, task, per_phase: bool = False) -> int:
+        """The task's steps: all of them, or (``per_phase``, a drifting task) those of its shorter phase."""
+        return self.tasks[task]["phase_steps"] if per_phase and self.tasks[task]["change_at"] else \
+            self.tasks[task]["steps_total"]
+
+    def log_up(self, task, label, per_phase: bool = False) -> float | None:
+        """log of the largest factor by which this label's rate can rise over the task's budget (``per_phase``:
+        over its shorter phase; None: no rule)."""
         info = self.labels.get((task, label), {})
         return log_rate_range(info.get("damping"), info.get("reference"), info.get("n_blocks"),
-                              self.tasks[task]["steps_total"])
+                              self.budget(task, per_phase))
 
-    def reach(self, task, label) -> float | None:
+    def reach(self, task, label, per_phase: bool = False) -> float | None:
         """log of the largest factor by which this label's rule can move its rate, up or down, over the task's
-        budget: max(d (K/ref - 1), d) T (None: no path rule, so the rate cannot move at all)."""
-        up = self.log_up(task, label)
+        budget (``per_phase``: its shorter phase): max(d (K/ref - 1), d) T (None: no path rule, so the rate cannot
+        move at all)."""
+        up = self.log_up(task, label, per_phase)
         if up is None:
             return None
-        down = float(self.labels[(task, label)]["damping"]) * self.tasks[task]["steps_total"]
+        down = float(self.labels[(task, label)]["damping"]) * self.budget(task, per_phase)
         return max(up, down)
 
-    def can_act(self, task, label, factor: float) -> bool:
-        """Can this label's rule move its rate by at least ``factor`` in the budget?"""
-        r = self.reach(task, label)
+    def can_act(self, task, label, factor: float, per_phase: bool = False) -> bool:
+        """Can this label's rule move its rate by at least ``factor`` in the budget (``per_phase``: in each phase)?"""
+        r = self.reach(task, label, per_phase)
         return r is not None and r >= math.log(factor)
 
     def variant(self, task, label) -> str:
@@ -181,31 +189,53 @@ class Cells:
 class _Reach:
     """The cells a claim leaves out because the rule under test cannot move its rate by the claim's factor."""
 
-    def __init__(self, cells: Cells, claim: str, th: Thresholds):
-        self.cells, self.factor, self.left_out = cells, th.min_reach(claim), {}
+    def __init__(self, cells: Cells, claim: str, th: Thresholds, per_phase: bool = False):
+        self.cells, self.factor, self.left_out, self.per_phase = cells, th.min_reach(claim), {}, per_phase
 
     def ok(self, task, label) -> bool:
-        if self.cells.can_act(task, label, self.factor):
+        if self.cells.can_act(task, label, self.factor, self.per_phase):
             return True
-        r = self.cells.reach(task, label)
+        r, steps = self.cells.reach(task, label, self.per_phase), self.cells.budget(task, self.per_phase)
+        where = "in each phase of" if self.per_phase and self.cells.tasks[task]["change_at"] else "in"
         self.left_out[(task, label)] = dict(
             task=task, label=label, reach=None if r is None else math.exp(min(r, 700.0)), needed=self.factor,
-            steps=self.cells.tasks[task]["steps_total"],
-            why="no path rule" if r is None else f"the rate can move at most {math.exp(min(r, 700.0)):.3g}x in "
-            f"{self.cells.tasks[task]['steps_total']:,} steps, less than the {self.factor:g}x this claim needs")
+            steps=steps,
+            why="no path rule" if r is None else f"the rate can move at most {math.exp(min(r, 700.0)):.3g}x {where} "
+            f"{steps:,} steps, less than the {self.factor:g}x this claim needs")
         return False
 
     def listing(self) -> list:
         return [self.left_out[k] for k in sorted(self.left_out)]
 
 
+def change_at_of(record) -> int:
+    """Where the record's task changes (its first step or epoch of phase 2; 0: a stationary task), at the record's
+    scale (a shortened task changes earlier, ``grid.Task.scaled``)."""
+    task = TASKS.get(record["task"])
+    if task is None or not task.change_at:
+        return 0
+    scale = record.get("scale", 1.0)
+    return task.change_at if scale == 1.0 else task.scaled(scale).change_at
+
+
+def _phase_steps(record, change_at) -> int:
+    """The optimizer steps of a drifting task's shorter phase (0: a stationary task). A task counted in epochs
+    changes at an epoch: its phases are whole epochs of steps_total / epochs steps."""
+    if not change_at:
+        return 0
+    units = record.get("steps") or record.get("epochs") or int(record["steps_total"])
+    per_unit = int(record["steps_total"]) // units
+    return per_unit * min(change_at - 1, units - change_at + 1)
+
+
 def _phase_statistics(record, change_at) -> tuple:
-    """(the distance at the end of phase 1, the change of ln eta over FOLLOW_STEPS after the change) of a drifting
-    task's run: inf and NaN where the run had diverged before."""
+    """(the metric at the end of phase 1, the change of ln eta over the FOLLOW_STEPS steps, or FOLLOW_EPOCHS epochs,
+    after the change) of a drifting task's run: the worst value and NaN where the run had diverged before."""
     metric, eta = record.get("metric") or [], record.get("eta") or []
     k = change_at - 1
-    first = metric[k] if k < len(metric) and metric[k] is not None else math.inf
-    j = k + FOLLOW_STEPS
+    worst = math.inf if record["lower_is_better"] else -math.inf
+    first = metric[k] if k < len(metric) and metric[k] is not None else worst
+    j = k + (FOLLOW_EPOCHS if record.get("unit") == "epoch" else FOLLOW_STEPS)
     ok = j < len(eta) and eta[j] is not None and eta[k] is not None and eta[j] > 0 and eta[k] > 0
     return float(first), (math.log(eta[j]) - math.log(eta[k])) if ok else math.nan
 

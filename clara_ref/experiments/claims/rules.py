@@ -50,6 +50,10 @@ DRIFT_SPREADS = 3.0
 #: drifting task's 500-step phase (SGD-CLARA's rate can move e^(8 d) per step, d = "auto" = 0.088 at n = 10: a
 #: thousandfold in 10 steps, so 100 steps leave the rule time and still ask for a prompt response)
 FOLLOW_STEPS = 100
+#: C6 on a task in sequence (counted in epochs): the epochs after the change over which the rate must move, a third of
+#: its 30-epoch phase (450 steps on digits at batch 32, in which Adam-CLARA's rate can move by at most about 8x at
+#: d = 1e-2 and SGD-CLARA's by far more)
+FOLLOW_EPOCHS = 10
 #: C6: the rate follows when ln eta moves over FOLLOW_STEPS by at least this share of ln(ideal_2 / ideal_1), in its
 #: direction (half the way: closer to the new ideal than to the old one, on a log scale)
 FOLLOW_SHARE = 0.5
@@ -125,7 +129,7 @@ THRESHOLD_RANGES = {
     "far_gain": ((0.1, 0.15, 0.2, 0.25, 0.3), ("C2",)),
     "success_distance": ((0.001, 0.003, 0.01, 0.03, 0.1), ("C2", "C3", "D1", "D2", "D3")),
     "success_accuracy": ((0.8, 0.85, 0.9, 0.95, 0.98), ("C2", "C3", "D1", "D2", "D3")),
-    "acc_margin": ((0.0025, 0.005, 0.01, 0.02), ("C0", "C4", "C5", "C7")),
+    "acc_margin": ((0.0025, 0.005, 0.01, 0.02), ("C0", "C4", "C5", "C6", "C7")),
     "rel_margin": ((0.05, 0.1, 0.2, 0.3), ("C0", "C1", "C4", "C5", "C6", "C7")),
     "progress": ((0.25, 0.5, 0.75), ("C1",)),
     "support_share": ((0.6, 2 / 3, 0.75, 0.8), ("C0", "C1", "C3", "C6", "C7", "D1", "D2")),
