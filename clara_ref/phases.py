@@ -67,6 +67,17 @@ def _best(medians: dict, lower_is_better: bool = True) -> float:
     return best
 
 
+def _grid(rates, seeds) -> tuple:
+    """The rates (checked, in increasing order: ties go to the smaller) and seeds a phase is tried at."""
+    rates = tuple(sorted(V.positive("rates", r) for r in rates))
+    if not rates:
+        raise ValueError("rates must hold at least one rate")
+    seeds = tuple(V.seed(s) for s in seeds)
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
+    return rates, seeds
+
+
 def ideal_rates(objective, build: Callable[[float], object], rates, *, steps: int, seeds=(0, 1, 2, 3, 4)) -> list:
     """The ideal rate of both phases of ``objective`` (module docstring) for the fixed-rate optimizer that
     ``build(rate)`` makes (``clara_ref.sgd``, ``clara_ref.adam``), over ``rates``, in a run of ``steps`` steps.
@@ -79,12 +90,7 @@ def ideal_rates(objective, build: Callable[[float], object], rates, *, steps: in
     if getattr(objective, "stationary", True):
         raise ValueError("objective must change with the step (clara_ref.objectives.drifting)")
     steps = V.integer("steps", steps, lo=objective.change_at, hi=V.MAX_COUNT)
-    rates = tuple(sorted(V.positive("rates", r) for r in rates))
-    if not rates:
-        raise ValueError("rates must hold at least one rate")
-    seeds = tuple(V.seed(s) for s in seeds)
-    if not seeds:
-        raise ValueError("seeds must hold at least one seed")
+    rates, seeds = _grid(rates, seeds)
     first = objective.change_at - 1
     runs = {r: [optimize(objective, build(r), steps=first, seed=s, divergence_factor=None) for s in seeds]
             for r in rates}
@@ -177,12 +183,7 @@ def ideal_rates_in_sequence(model, build: Callable[[float], object], tasks, rate
     [0.1, 0.1]
     """
     e1, e2 = _two_epochs(epochs)
-    rates = tuple(sorted(V.positive("rates", r) for r in rates))
-    if not rates:
-        raise ValueError("rates must hold at least one rate")
-    seeds = tuple(V.seed(s) for s in seeds)
-    if not seeds:
-        raise ValueError("seeds must hold at least one seed")
+    rates, seeds = _grid(rates, seeds)
     pairs = {s: (tasks(s) if callable(tasks) else tasks) for s in seeds}
     runs = {r: [train(model, build(r), pairs[s][0], epochs=e1, batch_size=batch_size, seed=s, dtype=dtype,
                       divergence_factor=None) for s in seeds] for r in rates}
