@@ -1,12 +1,14 @@
-"""The drifting tasks in the report (preset ``drift``): the ideal rate of each phase and each method's distance at the
+"""The drifting tasks in the report (preset ``drift``): the ideal rate of each phase and each method's metric at the
 end of each phase (``figures`` draws, per task, the rates over time against the ideal rates, with the change
 marked).
 
-The ideal rate of a phase (``clara_ref.phases.ideal_rates``) is measured here for SGD and for Adam over the rates
-and seeds of the records: each phase run on its own at every rate of the grid, the second from where the best run
-of the first ended. A method's row in the tables is its best initial rate by the median final distance (each
-method tuned once for the whole run, as a practitioner would tune it), with its median distance at the end of
-phase 1 (step change_at - 1) and at the end of the run.
+The ideal rate of a phase (``clara_ref.phases.ideal_rates``, ``ideal_rates_in_sequence`` for the tasks in sequence)
+is measured here for SGD and for Adam over the rates and seeds of the records: each phase run on its own at every
+rate of the grid, the second from where the best run of the first ended. A method's row in the tables is its best
+initial rate by the median final metric (each method tuned once for the whole run, as a practitioner would tune
+it), with its median metric (the distance, or the accuracy on the current task) at the end of phase 1 (step or
+epoch change_at - 1) and at the end of the run, and for a task in sequence the accuracy on the first task at the
+end.
 """
 
 from __future__ import annotations
