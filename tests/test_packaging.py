@@ -1,5 +1,8 @@
 """What a user of the installed package relies on: one version, type information, a documented public face."""
 
+import subprocess
+import sys
+import textwrap
 import importlib.metadata
 import pathlib
 import re
@@ -47,3 +50,32 @@ def test_the_optimizers_array_arguments_carry_a_type():
     for direction in (cr.sgd_direction(), cr.adam_direction()):
         params = inspect.signature(direction.propose).parameters
         assert params["theta"].annotation == "Array" and params["g"].annotation == "Array"
+
+
+def test_without_torch_or_jax_clara_ref_imports_and_its_doctests_are_collected():
+    # torch, jax and optax blocked (None in sys.modules makes their import fail as if not installed): clara_ref and
+    # its framework modules import, reading CLARA names the extra to install, and pytest collects every doctest.
+    code = textwrap.dedent("""
+        import sys
+        for name in ("torch", "jax", "jaxlib", "optax"):
+            sys.modules[name] = None
+        import clara_ref, clara_ref.torch, clara_ref.optax, clara_ref.testing
+        try:
+            clara_ref.torch.CLARA
+        except ImportError as exc:
+            assert "pip install" in str(exc), exc
+        else:
+            raise AssertionError("CLARA imported without torch")
+        try:
+            clara_ref.optax.clara(1e-3)
+        except ImportError:
+            pass
+        else:
+            raise AssertionError("clara ran without jax")
+        import pytest
+        sys.exit(pytest.main(["--collect-only", "-q", "-p", "no:xdist", "-p", "no:cacheprovider", "-o",
+                              "addopts=--doctest-modules", "clara_ref"]))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "_torch_optim" not in done.stdout and "clara_ref/optax.py" in done.stdout
