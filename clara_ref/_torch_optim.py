@@ -19,6 +19,9 @@ reads P and the squared norms |s_b|^2 together (one ``tolist()`` of one small fl
 0 or NaN raises ``LearningRateError``, both with the parameters, the moments, the path and the rate as they were.
 Then the new moments and path replace the old ones in the state and the parameters move in place.
 
+The tags (E1-E6, K1-K6) are those of ``clara_ref/directions.py`` and ``clara_ref/clara.py``; beside the lines
+below they are cited without parentheses (the lines that define them are there).
+
 The global quantities (the number of steps t, the resolved damping, the last P, reference and factor) live in
 ``self.state["clara"]``, a plain dict that ``state_dict()``/``load_state_dict()`` carry under that key beside the
 per-tensor states (``step``, ``exp_avg``, ``exp_avg_sq``, ``path``).
@@ -145,16 +148,68 @@ class CLARA(torch.optim.Optimizer):
         """(E1-E6, K1) the new moments and the step s of one tensor, all new tensors."""
         g = p.grad
         if group["weight_decay"]:
-            g = g + group["weight_decay"] * p                                            # (E1)
+            g = g + group["weight_decay"] * p                                            # E1
         if self.base == "sgd":
             return g, g, {}
         beta1, beta2 = group["betas"]
-        m = beta1 * state["exp_avg"] + (1.0 - beta1) * g                                 # (E2)
-        v = beta2 * state["exp_avg_sq"] + (1.0 - beta2) * (g * g)                        # (E3)
-        m_hat = m / (1.0 - beta1**t)                                                     # (E4)
-        v_hat = v / (1.0 - beta2**t)                                                     # (E5)
-        s = m_hat / (torch.sqrt(v_hat) + group["eps"])                                   # (E6)
+        m = beta1 * state["exp_avg"] + (1.0 - beta1) * g                                 # E2
+        v = beta2 * state["exp_avg_sq"] + (1.0 - beta2) * (g * g)                        # E3
+        m_hat = m / (1.0 - beta1**t)                                                     # E4
+        v_hat = v / (1.0 - beta2**t)                                                     # E5
+        s = m_hat / (torch.sqrt(v_hat) + group["eps"])                                   # E6
         return g, s, {"exp_avg": m, "exp_avg_sq": v}
+
+    def _propose_all(self, entries):
+        """K1, K2 for every tensor: the steps s, the vectors x entering the path, the new moments, |s_b|^2 and
+        |x_b|^2 (tensors on the device); a tensor seen for the first time gets its zero state."""
+        steps, xs, moments, s_sq, x_sq = [], [], [], [], []
+        for group, p in entries:
+            state = self.state[p]
+            if not state:
+                state["step"] = 0
+                state["path"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                if self.base == "adam":
+                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            g, s, new = self._propose(group, p, state, state["step"] + 1)               # K1
+            x = s if self.path_of == "step" else g                                       # K2
+            steps.append(s)
+            xs.append(x)
+            moments.append(new)
+            s_sq.append(torch.sum(s * s))
+            x_sq.append(s_sq[-1] if x is s else torch.sum(x * x))
+        return steps, xs, moments, s_sq, x_sq
+
+    def _cumulate(self, entries, xs, x_sq):
+        """K3: the new paths p_b and |p_b|^2, per-block weights c / max(|x_b|, 1e-12) (no synchronisation)."""
+        if self.blocks == "global":
+            x_norm = torch.sqrt(torch.stack([q.to(torch.float64) for q in x_sq]).sum())
+            weights = [(self.c / torch.clamp_min(x_norm, CLAMP_FLOOR)).to(x.dtype) for x in xs]
+        else:
+            weights = [self.c / torch.clamp_min(torch.sqrt(q), CLAMP_FLOOR) for q in x_sq]
+        paths = [(1.0 - self.c) * self.state[p]["path"] + w * x                          # K3 p_b
+                 for (_, p), x, w in zip(entries, xs, weights)]
+        return paths, [torch.sum(path * path) for path in paths]                         # K3 |p_b|^2
+
+    def _rates(self, entries, p_sq, s_sq, t, d, ref):
+        """The one synchronisation of the step (P and every |s_b|^2, float64 on the host), its checks, and K5:
+        (P, |s_b| per tensor, the factor, every group's new rate). Raises before anything has changed."""
+        host = torch.stack([q.to(torch.float64) for q in p_sq + s_sq]).tolist()
+        P, s_norms = sum(host[:len(entries)]), [math.sqrt(q) for q in host[len(entries):]]
+        bad = [i for i, q in enumerate(host) if not math.isfinite(q)]
+        if bad:
+            i = bad[0] % len(entries)
+            what = "the path" if bad[0] < len(entries) else "the step s"
+            raise NonFiniteStateError(f"non-finite {what} of tensor {i} (shape {tuple(entries[i][1].shape)}) at "
+                                      f"step {t}: a gradient or a moment is inf or NaN; nothing was changed")
+        exponent = d * (P / ref - 1.0)                                                   # K5
+        factor = math.exp(exponent) if exponent < 709.0 else math.inf
+        new_lrs = [group["lr"] * factor for group in self.param_groups]
+        for lr in new_lrs:
+            if not (math.isfinite(lr) and lr > 0.0):
+                raise LearningRateError(f"learning rate became {lr!r} at step {t} (factor exp({exponent:.4g})); "
+                                        "lower the damping d; nothing was changed")
+        return P, s_norms, factor, new_lrs
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -173,64 +228,20 @@ class CLARA(torch.optim.Optimizer):
         glob = self.state.setdefault(GLOBAL, {"t": 0, "d": None, "p_sq": 0.0, "reference": None,
                                               "multiplier": 1.0})
         t = glob["t"] + 1
-        ref, spread = self._ref_and_spread(entries)
+        ref, spread = self._ref_and_spread(entries)                                      # K4
         d = glob["d"] if glob["d"] is not None else (2.0 * spread if self.d == "auto" else self.d)
-        new_states, steps, xs, s_sq, x_sq = [], [], [], [], []
-        for group, p in entries:
-            state = self.state[p]
-            if not state:
-                state["step"] = 0
-                state["path"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                if self.base == "adam":
-                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            g, s, moments = self._propose(group, p, state, state["step"] + 1)           # (K1)
-            x = s if self.path_of == "step" else g                                       # (K2)
-            steps.append(s)
-            xs.append(x)
-            new_states.append(moments)
-            s_sq.append(torch.sum(s * s))
-            x_sq.append(s_sq[-1] if x is s else torch.sum(x * x))
-        # (K3) per-block weights c / max(|x_b|, 1e-12), on the device (no synchronisation yet)
-        if self.blocks == "global":
-            x_norm = torch.sqrt(torch.stack([q.to(torch.float64) for q in x_sq]).sum())
-            weights = [(self.c / torch.clamp_min(x_norm, CLAMP_FLOOR)).to(x.dtype) for x in xs]
-        else:
-            weights = [self.c / torch.clamp_min(torch.sqrt(q), CLAMP_FLOOR) for q in x_sq]
-        paths, p_sq = [], []
-        for (group, p), x, w in zip(entries, xs, weights):
-            path = (1.0 - self.c) * self.state[p]["path"] + w * x                       # (K3) p_b
-            paths.append(path)
-            p_sq.append(torch.sum(path * path))                                          # (K3) |p_b|^2
-        # the one synchronisation of the step: P and every |s_b|^2, as float64 on the host
-        host = torch.stack([q.to(torch.float64) for q in p_sq + s_sq]).tolist()
-        P, s_norms = sum(host[:len(entries)]), [math.sqrt(q) for q in host[len(entries):]]
-        bad = [i for i, q in enumerate(host) if not math.isfinite(q)]
-        if bad:
-            i = bad[0] % len(entries)
-            what = "the path" if bad[0] < len(entries) else "the step s"
-            raise NonFiniteStateError(f"non-finite {what} of tensor {i} (shape {tuple(entries[i][1].shape)}) at "
-                                      f"step {t}: a gradient or a moment is inf or NaN; nothing was changed")
-        exponent = d * (P / ref - 1.0)                                                   # (K5)
-        factor = math.exp(exponent) if exponent < 709.0 else math.inf
-        new_lrs = [group["lr"] * factor for group in self.param_groups]
-        for lr in new_lrs:
-            if not (math.isfinite(lr) and lr > 0.0):
-                raise LearningRateError(f"learning rate became {lr!r} at step {t} (factor exp({exponent:.4g})); "
-                                        "lower the damping d; nothing was changed")
+        steps, xs, moments, s_sq, x_sq = self._propose_all(entries)
+        paths, p_sq = self._cumulate(entries, xs, x_sq)
+        P, s_norms, factor, new_lrs = self._rates(entries, p_sq, s_sq, t, d, ref)
         # every check passed: the state takes the new tensors and the parameters move with the old rate (K6)
         if self.move == "unit" and self.blocks == "global":
-            unit = [math.sqrt(sum(q * q for q in s_norms))] * len(entries)
-        else:
-            unit = s_norms
-        for i, ((group, p), s, path) in enumerate(zip(entries, steps, paths)):
+            s_norms = [math.sqrt(sum(q * q for q in s_norms))] * len(entries)
+        for (group, p), s, path, new, norm in zip(entries, steps, paths, moments, s_norms):
             state = self.state[p]
-            state.update(new_states[i])
-            state["path"] = path
-            state["step"] += 1
-            scale = group["lr"] / max(unit[i], CLAMP_FLOOR) if self.move == "unit" else group["lr"]
-            p.add_(s, alpha=-scale)                                                      # (K6)
+            state.update(new, path=path, step=state["step"] + 1)
+            scale = group["lr"] / max(norm, CLAMP_FLOOR) if self.move == "unit" else group["lr"]
+            p.add_(s, alpha=-scale)                                                      # K6
         for group, lr in zip(self.param_groups, new_lrs):
-            group["lr"] = lr                                                             # (K5)
+            group["lr"] = lr                                                             # K5
         glob.update(t=t, d=d, p_sq=P, reference=ref, multiplier=factor)
         return loss

@@ -64,6 +64,10 @@ def _parser():
                     "sources first (checked against the published checksums)")
     rp.add_argument("--no-verify", action="store_true", help="do not check the image files against the official "
                     "checksums (for files you made yourself; the runs record it)")
+    rp.add_argument("--engine", default="numpy", choices=["numpy", "torch"],
+                    help="numpy: clara_ref's own models [default]; torch: the paper's image tasks on torch models and "
+                    "optimizers (clara_ref.torch.CLARA, torch.optim, dadaptation, prodigyopt)")
+    rp.add_argument("--device", default="cpu", help="with --engine torch: cpu, cuda or cuda:N [cpu]")
     rp.add_argument("--executor", default="process", choices=["process", "dask"],
                     help="process: a local pool of --jobs worker processes; dask: a dask.distributed cluster "
                     "(--scheduler, or a local cluster of --jobs workers) [process]")
@@ -90,9 +94,14 @@ def _reproduce(args, argv) -> int:
         raise _Fail("--scheduler needs --executor dask")
     try:
         specs = grid.expand(preset, args.tasks, args.optimizers, args.rates, args.seeds, protocol=args.protocol,
-                            epochs=args.epochs)
+                            epochs=args.epochs, engine=args.engine, device=args.device)
     except ValueError as exc:
         raise _Fail(str(exc)) from None
+    if args.engine == "torch":
+        left_out = grid.torch_left_out(preset, args.optimizers)
+        if left_out:
+            print(f"note: the torch engine does not provide {', '.join(left_out)}: left out of this sweep (--engine "
+                  "numpy runs them)", file=sys.stderr)
     if not specs:
         raise _Fail("the filters leave no run to do")
     for name in ("seeds", "rates", "tasks", "optimizers"):

@@ -24,7 +24,7 @@ an eight-entry table). The 2017 rule (ALeRA) has no torch class here: use ``clar
 
 from __future__ import annotations
 
-__all__ = ["CLARA"]
+__all__ = ["CLARA"]  # noqa: F822 - read lazily by __getattr__
 
 
 def __getattr__(name):

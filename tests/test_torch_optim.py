@@ -63,7 +63,8 @@ def test_parameter_groups_share_one_factor_and_keep_their_rates():
     port = torch_port(lambda ps: CLARA([{"params": ps[:1]}, {"params": ps[1:]}], 1e-2, d=0.2), theta0,
                       shapes=[(2, 3), (3,)], eta_of=_rate)
     lockstep(ref, port, theta0, grads)
-    a, b = torch.nn.Parameter(torch.ones(4, dtype=torch.float64)), torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
+    a = torch.nn.Parameter(torch.ones(4, dtype=torch.float64))
+    b = torch.nn.Parameter(torch.ones(2, dtype=torch.float64))
     opt = CLARA([{"params": [a]}, {"params": [b], "lr": 2e-2}], 1e-2, d=0.3)
     for k in range(20):
         a.grad, b.grad = torch.tensor(rng.standard_normal(4)), torch.tensor(rng.standard_normal(2))

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from .. import data
+from .torch_engine import ENGINES, TORCH_OPTIMIZERS, check_device, check_optimizers
 from .optimizers import (OPTIMIZERS, PATH_CONSTANT, SCHEDULE_NAMES, Setting,  # noqa: F401 (grid's face)
                          speed_matched_damping)
 from .tasks import (DRIFT_TASKS, NULL_BURN_IN, NULL_ONLY, NULL_RULES, NULL_TASKS, PERMUTATION_SEED,  # noqa: F401
@@ -37,7 +38,9 @@ __all__ = ["Task", "TASKS", "OPTIMIZERS", "RATES", "PROTOCOLS", "PRESETS", "Pres
 class RunSpec:
     """One run: a task, an optimizer, an initial rate (d0 for the baselines), a seed, optionally a damping and a
     path constant that override the task's defaults (the ``damping`` preset), a step scale (fast presets), a
-    protocol and an epoch count that overrides the task's (``reproduce --epochs``)."""
+    protocol, an epoch count that overrides the task's (``reproduce --epochs``), and the engine that trains it
+    (``"numpy"``, clara_ref's own models; ``"torch"``, the image tasks on torch, ``clara_ref.experiments.
+    torch_engine``) with its device."""
 
     task: str
     optimizer: str
@@ -48,17 +51,21 @@ class RunSpec:
     protocol: str = "clara_ref"
     epochs: int | None = None
     c: float | None = None
+    engine: str = "numpy"
+    device: str = "cpu"
 
     @property
     def run_id(self) -> str:
         """A file name that encodes every field exactly (two different runs never share it): the grid's round
-        numbers keep their short form (``lr1e-03``), any other value is written in full (``lr0.0014``)."""
+        numbers keep their short form (``lr1e-03``), any other value is written in full (``lr0.0014``); a torch
+        run ends in ``__torch-<device>``, so that resuming never takes a NumPy run for a torch one."""
         d = "" if self.damping is None else f"_d{self.damping}"
         c = "" if self.c is None else f"_c{_exact(self.c, 'g')}"
         s = "" if self.scale == 1.0 else f"_x{_exact(self.scale, 'g')}"
         p = "" if self.protocol == "clara_ref" else f"_{self.protocol}"
         e = "" if self.epochs is None else f"_e{self.epochs}"
-        return f"{self.task}__{self.optimizer}{d}{c}__lr{_exact(self.eta0, '.0e')}__s{self.seed}{s}{p}{e}"
+        g = "" if self.engine == "numpy" else f"__{self.engine}-{self.device.replace(':', '')}"
+        return f"{self.task}__{self.optimizer}{d}{c}__lr{_exact(self.eta0, '.0e')}__s{self.seed}{s}{p}{e}{g}"
 
     @property
     def label(self) -> str:
@@ -203,7 +210,8 @@ PRESETS = {
 
 
 def expand(preset: Preset, tasks=None, optimizers=None, rates=None, seeds=None,
-           protocol: str = "clara_ref", epochs: int | None = None) -> list[RunSpec]:
+           protocol: str = "clara_ref", epochs: int | None = None, engine: str = "numpy",
+           device: str = "cpu") -> list[RunSpec]:
     """Every RunSpec of ``preset``, restricted by the optional filters (validated: unknown names raise).
 
     The protocol only changes real-data tasks: synthetic and pure-noise runs keep ``"clara_ref"`` (and are shared
@@ -211,7 +219,13 @@ def expand(preset: Preset, tasks=None, optimizers=None, rates=None, seeds=None,
     A task that names its optimizers (the pure-noise tasks) runs only those of the filter's that it names; one that
     names its rates runs those of the filter's that it names, or all of its own when the filter keeps none of
     them.
+
+    ``engine="torch"`` (with ``device``) runs the paper's image tasks on torch (``clara_ref.experiments.
+    torch_engine``) and refuses any other task; of the preset's optimizers it keeps those the torch engine provides
+    (:func:`torch_left_out` names the others), and optimizers named in the filter that it does not provide are
+    refused by name.
     """
+    optimizers = _engine_optimizers(preset, tasks, optimizers, engine, device)
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
     # a repeated task, optimizer, rate or seed would run twice and count twice in the medians: keep the first
@@ -248,5 +262,32 @@ def expand(preset: Preset, tasks=None, optimizers=None, rates=None, seeds=None,
             for d, c in preset.settings(o):
                 for r in task_rates:
                     for s in seeds:
-                        specs.append(RunSpec(t, o, float(r), int(s), d, preset.scale_of(t), proto, ep, c))
+                        specs.append(RunSpec(t, o, float(r), int(s), d, preset.scale_of(t), proto, ep, c,
+                                             engine, check_device(device)))
     return specs
+
+
+def _engine_optimizers(preset: Preset, tasks, optimizers, engine: str, device: str):
+    """The optimizer filter for ``engine`` (checked, with the device): on torch, the preset's optimizers that it
+    provides, or the filter's, refused by name where it lacks one; and the tasks must be the image tasks."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
+    device = check_device(device)
+    if engine == "numpy" and device != "cpu":
+        raise ValueError(f"the numpy engine runs on the cpu; device {device!r} needs --engine torch")
+    if engine == "numpy":
+        return optimizers
+    if optimizers is None:
+        optimizers = [o for o in preset.optimizers if o in TORCH_OPTIMIZERS]
+    else:
+        check_optimizers(o for o in optimizers if o in OPTIMIZERS)
+    others = [t for t in (preset.tasks if tasks is None else tasks) if t in TASKS and not TASKS[t].official_images]
+    if others:
+        raise ValueError(f"the torch engine runs the paper's image tasks ({', '.join(PAPER_IMAGE_TASKS)}) only, "
+                         f"not {', '.join(others)}")
+    return optimizers
+
+
+def torch_left_out(preset: Preset, optimizers=None) -> tuple:
+    """The preset's optimizers that ``expand(..., engine="torch")`` leaves out (none when a filter names them)."""
+    return () if optimizers is not None else tuple(o for o in preset.optimizers if o not in TORCH_OPTIMIZERS)

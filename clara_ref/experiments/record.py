@@ -120,6 +120,7 @@ _CHECKS = {
     "scale": _positive, "protocol": _text, "metric_name": _text, "role": _text, "lower_is_better": _bool,
     "chance": _optional(_finite), "dtype": _text, "steps_total": _positive_count, "n_params": _positive_count,
     "epochs_override": _optional(_positive_count), "versions": _versions, "data_verified": _optional(_bool),
+    "engine": _optional(_text), "device": _optional(_text),
     "damping_setting": _damping_setting, "damping": _optional(_positive), "c": _optional(_positive),
     "n_blocks": _optional(_positive_count), "config": _optional(_config), "unit": _optional(_text),
     "steps": _optional(_positive_count), "epochs": _optional(_positive_count),
@@ -130,10 +131,12 @@ _CHECKS = {
     "wall_s": _nonnegative,
 }
 
-#: fields that only some records have: data_verified (tasks on the official image files); config and unit with the
+#: fields that only some records have: data_verified, engine and device (tasks on the official image files: which
+#: engine trained it, "numpy" or "torch", on which device); config and unit with the
 #: step or epoch fields (every run that did not end in an error); first_task_metric (tasks in sequence: the accuracy
 #: on the first task at the end, null when the run diverged)
-_OPTIONAL = {"data_verified", "config", "unit", "steps", "epochs", "batch_size", "first_task_metric"}
+_OPTIONAL = {"data_verified", "engine", "device", "config", "unit", "steps", "epochs", "batch_size",
+             "first_task_metric"}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -162,6 +165,8 @@ class RunRecord:
     epochs_override: int | None
     versions: dict
     data_verified: bool | None = None
+    engine: str | None = None
+    device: str | None = None
     damping_setting: object
     damping: float | None
     c: float | None
@@ -198,7 +203,7 @@ class RunRecord:
         a run that ended in an error before it started has no config nor unit; only the tasks on the official
         image files record data_verified, and every finished run of a task in sequence first_task_metric)."""
         task = TASKS[self.task]
-        keep = ({"data_verified"} if task.official_images else set()) | \
+        keep = ({"data_verified", "engine", "device"} if task.official_images else set()) | \
             ({"first_task_metric"} if task.sequence and self.error is None else set())
         return {k: v for k, v in dataclasses.asdict(self).items()
                 if not (k in _OPTIONAL and v is None and k not in keep)}

@@ -20,6 +20,7 @@ from clara_ref.errors import ClaraRefError, ClusterError
 
 from .grid import NULL_BURN_IN, RunSpec, build_optimizer, load_data, load_sequence
 from .pool import WorkerPool
+from .torch_engine import engine_versions, train_torch
 from .record import MISSING, NotRegular, RunRecord, RunRecordError, final_metric, read_run_file
 
 __all__ = ["run_one", "run_all", "versions", "load_records", "RunFileError"]
@@ -88,10 +89,9 @@ def run_one(spec: RunSpec, data_dir=None, data_verified=None) -> dict:
 def _train(spec: RunSpec, task, opt, record: dict, data_dir):
     """Run the spec's optimizer on its task and put the curves in ``record``; the run's result (its ``state``,
     ``diverged``, ...). A stepwise task runs ``optimize`` (its metric the distance, or the pure-noise tasks' change
-    of log eta); a data task ``train``; a task in sequence ``train_in_sequence`` on its two datasets."""
+    of log eta); a data task ``train`` (the torch engine's ``train_torch``); a task in sequence its two phases."""
     if task.stepwise:
-        objective = task.objective_of()
-        r = optimize(objective, opt, steps=task.steps, seed=spec.seed)
+        r = optimize(task.objective_of(), opt, steps=task.steps, seed=spec.seed)
         metric = r.distance if task.kind == "synthetic" else _log_rate_change(r.eta)
         record.update(unit="step", steps=task.steps, loss=_finite_or_none(r.value), metric=_finite_or_none(metric),
                       eta=_finite_or_none(r.eta))
@@ -105,9 +105,10 @@ def _train(spec: RunSpec, task, opt, record: dict, data_dir):
                               seed=spec.seed, dtype=dtype)
         r = s.run
         record["first_task_metric"] = s.first_task_accuracy
-    else:
-        r = train(task.model(), opt, datasets[0], epochs=task.epochs, batch_size=task.batch_size, seed=spec.seed,
-                  dtype=dtype)
+    else:                                    # the torch engine: on the run's device, one thread as the BLAS
+        torch_run = dict(device=spec.device, threads=1) if spec.engine == "torch" else {}
+        r = (train_torch if torch_run else train)(task.model(), opt, datasets[0], epochs=task.epochs,
+                                                  batch_size=task.batch_size, seed=spec.seed, dtype=dtype, **torch_run)
     record.update(unit="epoch", epochs=task.epochs, batch_size=task.batch_size, loss=_finite_or_none(r.train_loss),
                   metric=_finite_or_none(r.test_accuracy), eta=_finite_or_none(r.eta))
     return r
@@ -119,9 +120,10 @@ def _base_record(spec: RunSpec, task, data_verified) -> dict:
               "eta0": spec.eta0, "seed": spec.seed, "scale": spec.scale, "protocol": spec.protocol,
               "metric_name": task.metric_name, "role": task.role, "lower_is_better": task.lower_is_better,
               "chance": task.chance, "dtype": task.dtype, "steps_total": task.steps_total,
-              "n_params": task.n_params(), "epochs_override": spec.epochs, "versions": versions()}
+              "n_params": task.n_params(), "epochs_override": spec.epochs,
+              "versions": {**versions(), **engine_versions(spec.engine)}}
     if task.official_images:
-        record["data_verified"] = data_verified
+        record.update(data_verified=data_verified, engine=spec.engine, device=spec.device)
     return record
 
 
