@@ -4,7 +4,9 @@ Run: ``python benchmarks/gpu_parity.py`` (needs cupy and a CUDA device). Prints 
 with the maximal relative deviation of theta and eta after 30 steps, and exits non-zero if any float64 deviation
 exceeds 1e-10 or any float32 deviation exceeds 1e-4 (the tolerances of tests/test_backends.py), or if an optimizer
 leaves the GPU namespace. Checks the paper's CIFAR-10 CNN's gradient on CuPy against NumPy (float64, 1e-10) and
-times its forward and backward pass; times one clara-adam step at n = 1e7 on the GPU against NumPy.
+times its forward and backward pass; times one clara-adam step at n = 1e7 on the GPU against NumPy; checks
+``clara_ref.torch.CLARA`` on CUDA tensors against ``clara_ref.clara`` (the torch port; its GPU timings come from
+``python benchmarks/torch_port.py --device cuda``).
 """
 
 from __future__ import annotations
@@ -98,7 +100,50 @@ def main() -> int:
         if xp is cupy:
             cupy.cuda.Stream.null.synchronize()
         print(f"clara-adam step at n = 1e7 on {label}: {(time.perf_counter() - t0) / 10 * 1e3:.2f} ms")
+    failed |= torch_port_parity()
     return 1 if failed else 0
+
+
+def torch_port_parity() -> bool:
+    """clara_ref.torch.CLARA on CUDA tensors against clara_ref.clara on NumPy (float64: 1e-10, float32: 1e-4, as
+    above), Adam and SGD, raw and unit moves, three tensors, 30 steps; True when one fails (or torch has no CUDA).
+    The step and epoch timings on the GPU: ``python benchmarks/torch_port.py --device cuda``."""
+    try:
+        import torch
+        from clara_ref.torch import CLARA
+    except ImportError:
+        print("torch port: torch is not installed, not checked")
+        return True
+    if not torch.cuda.is_available():
+        print("torch port: torch has no CUDA device here, not checked")
+        return True
+    failed, shapes, rng = False, ((4, 3), (3,), (5,)), np.random.default_rng(7)
+    sizes = tuple(int(np.prod(s)) for s in shapes)
+    theta0 = rng.standard_normal(sum(sizes))
+    grads = [rng.standard_normal(sum(sizes)) for _ in range(30)]
+    for base in ("adam", "sgd"):
+        for move in ("raw", "unit"):
+            for dtype, tdtype, tol in ((np.float64, torch.float64, 1e-10), (np.float32, torch.float32, 1e-4)):
+                direction = cr.adam_direction() if base == "adam" else cr.sgd_direction()
+                ref = cr.clara(direction, 1e-2, d=0.3, move=move, blocks=sizes)
+                theta, state = theta0.astype(dtype), ref.init(theta0.astype(dtype))
+                cuts = np.cumsum((0,) + sizes)
+                params = [torch.nn.Parameter(torch.tensor(theta[a:b].reshape(s), dtype=tdtype, device="cuda"))
+                          for a, b, s in zip(cuts[:-1], cuts[1:], shapes)]
+                opt = CLARA(params, 1e-2, base=base, d=0.3, move=move)
+                for g in grads:
+                    g = g.astype(dtype)
+                    for p, a, b, s in zip(params, cuts[:-1], cuts[1:], shapes):
+                        p.grad = torch.tensor(g[a:b].reshape(s), dtype=tdtype, device="cuda")
+                    opt.step()
+                    theta, state = ref.update(theta, g, state)
+                got = np.concatenate([p.detach().cpu().numpy().ravel() for p in params])
+                dev = float(np.max(np.abs(got - theta)) / np.max(np.abs(theta)))
+                ok = dev <= tol and abs(opt.param_groups[0]["lr"] / state.eta - 1) <= tol
+                failed |= not ok
+                print(f"torch CLARA {base} {move} {np.dtype(dtype).name} on cuda: theta {dev:.2e} "
+                      f"{'ok' if ok else 'FAIL'}")
+    return failed
 
 
 if __name__ == "__main__":

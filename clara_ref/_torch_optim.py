@@ -13,14 +13,15 @@ have a gradient (``blocks="tensor"``) or all of them together (``blocks="global"
     param_b <- param_b - lr s_b    (move="unit": lr s_b / max(|s_b|, 1e-12))  with the rate before this step (K6)
     lr <- lr exp(d (P / ref - 1))  in every parameter group                                              (K5)
 
-Everything a step computes is a new tensor until one check has passed: the only host synchronisation of a step
-reads P and the squared norms |s_b|^2 together (one ``tolist()`` of one small float64 tensor, never one
-``.item()`` per tensor). A non-finite value there raises ``NonFiniteStateError`` and a rate that would become inf,
-0 or NaN raises ``LearningRateError``, both with the parameters, the moments, the path and the rate as they were.
-Then the new moments and path replace the old ones in the state and the parameters move in place.
-
-The tags (E1-E6, K1-K6) are those of ``clara_ref/directions.py`` and ``clara_ref/clara.py``; beside the lines
-below they are cited without parentheses (the lines that define them are there).
+Nothing of the state changes until one check has passed: a step writes its new moments, path and step s into a
+second set of buffers per tensor (``_spares``, allocated once, not part of the state), and only then do the new
+buffers and the old ones trade places (no copy, no allocation per step: this is what keeps the step within a few
+percent of ``torch.optim.Adam``'s, benchmarks/torch_port.py; the price is a second copy of the moments and the
+path in memory). The only host synchronisation of a step reads P and the squared norms |s_b|^2 together (one
+``tolist()`` of one small float64 tensor, never one ``.item()`` per tensor). A non-finite value there raises
+``NonFiniteStateError`` and a rate that would become inf, 0 or NaN raises ``LearningRateError``, both with the
+parameters, the moments, the path and the rate as they were. As with ``torch.optim``, ``state_dict()`` holds the
+live tensors: ``torch.save`` it, or ``copy.deepcopy`` it, to keep a snapshot.
 
 The global quantities (the number of steps t, the resolved damping, the last P, reference and factor) live in
 ``self.state["clara"]``, a plain dict that ``state_dict()``/``load_state_dict()`` carry under that key beside the
@@ -90,6 +91,7 @@ class CLARA(torch.optim.Optimizer):
         self.base, self.blocks = base, blocks
         self.c, self.d, self.move = rule["c"], rule["d"], rule["move"]
         self.reference, self.path_of = rule["reference"], rule["path_of"]
+        self._spares = {}
         super().__init__(params, dict(lr=rule["eta0"], betas=tuple(betas), eps=eps, weight_decay=weight_decay))
 
     # -- settings ------------------------------------------------------------------------------------------------
@@ -144,19 +146,33 @@ class CLARA(torch.optim.Optimizer):
         return ref, math.sqrt(sum(std * std for _, std in nulls))
 
     # -- one step --------------------------------------------------------------------------------------------------
+    def _spare(self, p):
+        """This tensor's second set of buffers (moments, path, step): a step writes its new values there, and only
+        once every check has passed do they trade places with the state's (no copy, no allocation per step)."""
+        spare = self._spares.get(p)
+        if spare is None:
+            names = ("exp_avg", "exp_avg_sq", "path", "s") if self.base == "adam" else ("path",)
+            spare = self._spares[p] = {k: torch.empty_like(p, memory_format=torch.preserve_format) for k in names}
+        return spare
+
     def _propose(self, group, p, state, t):
-        """(E1-E6, K1) the new moments and the step s of one tensor, all new tensors."""
+        """(E1-E6, K1) the new moments and the step s of one tensor, written into its spare buffers."""
         g = p.grad
         if group["weight_decay"]:
-            g = g + group["weight_decay"] * p                                            # E1
+            g = torch.add(g, p, alpha=group["weight_decay"])                             # E1
         if self.base == "sgd":
             return g, g, {}
         beta1, beta2 = group["betas"]
-        m = beta1 * state["exp_avg"] + (1.0 - beta1) * g                                 # E2
-        v = beta2 * state["exp_avg_sq"] + (1.0 - beta2) * (g * g)                        # E3
-        m_hat = m / (1.0 - beta1**t)                                                     # E4
-        v_hat = v / (1.0 - beta2**t)                                                     # E5
-        s = m_hat / (torch.sqrt(v_hat) + group["eps"])                                   # E6
+        spare = self._spare(p)
+        m = torch.lerp(state["exp_avg"], g, 1.0 - beta1, out=spare["exp_avg"])          # E2 beta1 m + (1-beta1) g
+        v = torch.mul(state["exp_avg_sq"], beta2, out=spare["exp_avg_sq"])
+        v.addcmul_(g, g, value=1.0 - beta2)                                              # E3
+        # E4-E6 in three passes: s = m_hat / (sqrt(v_hat) + eps) = m / (b1c (sqrt(v) / sqrt(b2c) + eps)),
+        # b1c = 1 - beta1^t, b2c = 1 - beta2^t
+        b1c, b2c = 1.0 - beta1**t, 1.0 - beta2**t
+        denom = torch.sqrt(v, out=spare["s"])
+        denom.mul_(b1c / math.sqrt(b2c)).add_(group["eps"] * b1c)
+        s = torch.div(m, denom, out=denom)                                               # E6
         return g, s, {"exp_avg": m, "exp_avg_sq": v}
 
     def _propose_all(self, entries):
@@ -176,8 +192,8 @@ class CLARA(torch.optim.Optimizer):
             steps.append(s)
             xs.append(x)
             moments.append(new)
-            s_sq.append(torch.sum(s * s))
-            x_sq.append(s_sq[-1] if x is s else torch.sum(x * x))
+            s_sq.append(torch.linalg.vecdot(s.reshape(-1), s.reshape(-1)))
+            x_sq.append(s_sq[-1] if x is s else torch.linalg.vecdot(x.reshape(-1), x.reshape(-1)))
         return steps, xs, moments, s_sq, x_sq
 
     def _cumulate(self, entries, xs, x_sq):
@@ -187,9 +203,9 @@ class CLARA(torch.optim.Optimizer):
             weights = [(self.c / torch.clamp_min(x_norm, CLAMP_FLOOR)).to(x.dtype) for x in xs]
         else:
             weights = [self.c / torch.clamp_min(torch.sqrt(q), CLAMP_FLOOR) for q in x_sq]
-        paths = [(1.0 - self.c) * self.state[p]["path"] + w * x                          # K3 p_b
+        paths = [torch.mul(self.state[p]["path"], 1.0 - self.c, out=self._spare(p)["path"]).addcmul_(x, w)  # K3 p_b
                  for (_, p), x, w in zip(entries, xs, weights)]
-        return paths, [torch.sum(path * path) for path in paths]                         # K3 |p_b|^2
+        return paths, [torch.linalg.vecdot(q.reshape(-1), q.reshape(-1)) for q in paths]  # K3 |p_b|^2
 
     def _rates(self, entries, p_sq, s_sq, t, d, ref):
         """The one synchronisation of the step (P and every |s_b|^2, float64 on the host), its checks, and K5:
@@ -237,8 +253,11 @@ class CLARA(torch.optim.Optimizer):
         if self.move == "unit" and self.blocks == "global":
             s_norms = [math.sqrt(sum(q * q for q in s_norms))] * len(entries)
         for (group, p), s, path, new, norm in zip(entries, steps, paths, moments, s_norms):
-            state = self.state[p]
-            state.update(new, path=path, step=state["step"] + 1)
+            state, spare = self.state[p], self._spares[p]
+            new["path"] = path
+            for k, tensor in new.items():                   # the new values trade places with the old ones
+                spare[k], state[k] = state[k], tensor
+            state["step"] += 1
             scale = group["lr"] / max(norm, CLAMP_FLOOR) if self.move == "unit" else group["lr"]
             p.add_(s, alpha=-scale)                                                      # K6
         for group, lr in zip(self.param_groups, new_lrs):
