@@ -50,6 +50,12 @@ GROUP_KEYS = ("lr", "betas", "eps", "weight_decay")
 GLOBAL = "clara"
 
 
+#: the random walk's direction (SGD's steps, or any gradient), and Adam's directions by (beta1, beta2, eps): built
+#: once, not at every step
+_SGD = sgd_direction()
+_adam = lru_cache(maxsize=64)(lambda beta1, beta2, eps: adam_direction(beta1=beta1, beta2=beta2, eps=eps))
+
+
 @lru_cache(maxsize=1024)
 def _null(direction, c: float, n: int, spread: bool) -> tuple:
     """(mean, std) of |p_b|^2 under pure noise for a block of n entries whose path cumulates ``direction``'s steps
@@ -123,8 +129,8 @@ class CLARA(torch.optim.Optimizer):
         """The direction whose pure-noise path ref is: the group's Adam (its steps enter the path), or the random
         walk of SGD's steps or of any gradient (weight decay plays no part under pure noise)."""
         if self.base == "adam" and self.path_of == "step":
-            return adam_direction(beta1=group["betas"][0], beta2=group["betas"][1], eps=group["eps"])
-        return sgd_direction()
+            return _adam(group["betas"][0], group["betas"][1], group["eps"])
+        return _SGD
 
     def _ref_and_spread(self, entries) -> tuple:
         """(K4) ref = sum_b mu_b over the blocks of this step, and sqrt(sum_b sigma_b^2) (for d = "auto")."""
