@@ -4,4 +4,8 @@ torch optimizer, clara_ref/_torch_optim.py, imports torch at its top and is left
 
 import importlib.util
 
-collect_ignore = [] if importlib.util.find_spec("torch") else ["clara_ref/_torch_optim.py"]
+try:
+    _has_torch = importlib.util.find_spec("torch") is not None
+except ImportError:                  # an import hook that refuses torch outright
+    _has_torch = False
+collect_ignore = [] if _has_torch else ["clara_ref/_torch_optim.py"]

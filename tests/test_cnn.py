@@ -117,3 +117,19 @@ def test_whole_dataset_evaluation_runs_in_chunks():
     logits = net._forward(theta, X)[2][-1]
     np.testing.assert_allclose(net.logits(theta, X), logits, rtol=1e-13, atol=1e-15)
     assert net.accuracy(theta, X, y) == float(np.mean(np.argmax(logits, axis=1) == y))
+
+
+def test_max_pooling_sends_each_gradient_to_the_first_maximum_of_its_window_without_torch():
+    # Each 2 x 2 window ties its maximum at the positions listed (row-major: 0 = (0, 0), 1 = (0, 1), 2 = (1, 0),
+    # 3 = (1, 1)); the gradient goes to the first one, as torch.nn.MaxPool2d's does (checked against torch above).
+    ties = [(0, 1, 2, 3), (1, 2), (2, 3), (1, 3), (3,), (0, 3)]
+    x = np.zeros((1, 1, 2, 2 * len(ties)))
+    for w, tied in enumerate(ties):
+        for k in tied:
+            x[0, 0, k // 2, 2 * w + k % 2] = 5.0
+    out, idx = C.maxpool2_forward(x)
+    assert out.ravel().tolist() == [5.0] * len(ties) and idx.ravel().tolist() == [t[0] for t in ties]
+    dx = C.maxpool2_backward(np.arange(1.0, len(ties) + 1).reshape(1, 1, 1, -1), idx)
+    for w, tied in enumerate(ties):
+        window = dx[0, 0, :, 2 * w:2 * w + 2].ravel().tolist()
+        assert window == [float(w + 1) if k == tied[0] else 0.0 for k in range(4)]
