@@ -5,17 +5,18 @@ Workloads, on generated data of the real shapes (random pixels in [-1, 1] and la
 on the values): the MNIST MLP 784-256-128-10 (235,146 parameters) and the CIFAR-10 CNN (2,193,226 parameters), one
 minibatch of 128, float32 on both sides (the paper's precision). A step is the forward pass, the loss, the backward
 pass and the optimizer update: Adam, and for clara_ref also Adam-CLARA (per-tensor blocks, d = 1e-3). The
-contenders are interleaved, in an order rotated every round, and each figure is the median of ``--repeat`` steps
-after one warm-up.
+contenders are interleaved, in an order rotated every round; both sides are pinned to ``--threads`` threads
+(threadpoolctl for NumPy's BLAS, ``torch.set_num_threads``); each figure is the minimum of ``--repeat`` steps after
+one warm-up, with the spread (max / min) beside it, and the machine's float32 GEMM peak (the best of a few 2048^3
+products) is printed with the FLOP count of the MLP step, so a reader sees the distance to the limit.
 
-Run: ``python benchmarks/image_step_time.py [--repeat 7]``.
+Run: ``python benchmarks/image_step_time.py [--repeat 7] [--threads 1]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import statistics
 import time
 
 import numpy as np
@@ -72,13 +73,29 @@ def _time(step) -> float:
     return time.perf_counter() - t0
 
 
+def gemm_peak(repeat: int = 5, n: int = 2048) -> float:
+    """GFLOP/s of the best of ``repeat`` float32 products of two n x n matrices (NumPy's BLAS, current threads)."""
+    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
+    a @ a
+    best = min(_time(lambda: a @ a) for _ in range(repeat))
+    return 2 * n**3 / best / 1e9
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=7, help="timed steps per contender (median) [7]")
+    ap.add_argument("--repeat", type=int, default=7, help="timed steps per contender (minimum) [7]")
     ap.add_argument("--batch", type=int, default=128, help="minibatch size [128]")
+    ap.add_argument("--threads", type=int, default=1, help="threads for NumPy's BLAS and torch alike [1]")
     args = ap.parse_args(argv)
     import torch
+    from threadpoolctl import threadpool_limits
 
+    torch.set_num_threads(args.threads)
+    with threadpool_limits(args.threads):
+        return _run(args, torch)
+
+
+def _run(args, torch):
     rng = np.random.default_rng(0)
     rows = []
     for kind, model, width in (("mnist_mlp", cr.models.mlp((784, 256, 128, 10), init="torch"), 784),
@@ -99,29 +116,39 @@ def main(argv=None):
             # one contender on the next (torch's worker threads spin for a while after a step) hit all alike
             for name in names[r % 3:] + names[:r % 3]:
                 times[name].append(_time(contenders[name]))
-        med = {k: statistics.median(v) for k, v in times.items()}
+        med = {k: min(v) for k, v in times.items()}
+        spread = {k: max(v) / min(v) for k, v in times.items()}
         flops = None
         if kind == "mnist_mlp":
-            flops = 6 * args.batch * (784 * 256 + 256 * 128 + 128 * 10)
-        rows.append((kind, model.n_params, med, flops))
-    print(f"numpy {np.__version__}, torch {torch.__version__}, torch threads {torch.get_num_threads()}, batch "
-          f"{args.batch}, float32, median of {args.repeat}")
+            # forward, weight gradients and input gradients (none for the first layer, whose input is the data)
+            layers = (784 * 256, 256 * 128, 128 * 10)
+            flops = 2 * args.batch * (3 * sum(layers) - layers[0])
+        rows.append((kind, model.n_params, med, flops, spread))
+    peak = gemm_peak()
+    print(f"numpy {np.__version__}, torch {torch.__version__}, {args.threads} thread(s) for NumPy's BLAS and torch "
+          f"(torch reports {torch.get_num_threads()}), batch {args.batch}, float32, minimum of {args.repeat} "
+          f"interleaved steps; float32 GEMM peak {peak:.0f} GFLOP/s")
     print()
     print("workload | parameters | clara_ref adam ms | clara_ref adam-clara ms | torch adam ms | "
-          "clara_ref adam / torch | CLARA overhead")
-    print("---|---|---|---|---|---|---")
-    for kind, n, med, _ in rows:
+          "clara_ref adam / torch | clara_ref adam-clara / torch | spread (max/min) adam, adam-clara, torch")
+    print("---|---|---|---|---|---|---|---")
+    for kind, n, med, _, spread in rows:
         print(f"{kind} | {n:,} | {1e3 * med['adam']:.1f} | {1e3 * med['adam-clara']:.1f} | "
               f"{1e3 * med['torch']:.1f} | {med['adam'] / med['torch']:.2f}x | "
-              f"{100 * (med['adam-clara'] / med['adam'] - 1):+.0f}%")
+              f"{med['adam-clara'] / med['torch']:.2f}x | {spread['adam']:.2f}, {spread['adam-clara']:.2f}, "
+              f"{spread['torch']:.2f}")
+    for kind, _, med, flops, _ in rows:
+        if flops:
+            print(f"\n{kind}: {flops / 1e6:.0f} MFLOP of matrix products per step, {1e3 * flops / peak / 1e9:.2f} ms "
+                  "at the GEMM peak")
     steps = {"mnist_mlp": 469, "cifar10_cnn": 391}
     print()
-    for kind, _, med, _ in rows:
+    for kind, _, med, _, _ in rows:
         per_run = med["adam-clara"] * steps[kind] * 100
         print(f"{kind}: one 100-epoch run ({steps[kind] * 100:,} steps) at this speed: clara_ref "
               f"{per_run / 3600:.2f} h, torch {med['torch'] * steps[kind] * 100 / 3600:.2f} h "
               f"(training steps only)")
-    if any(math.isnan(v) for _, _, med, _ in rows for v in med.values()):
+    if any(math.isnan(v) for _, _, med, _, _ in rows for v in med.values()):
         raise SystemExit("a timing was NaN")
 
 

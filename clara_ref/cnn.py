@@ -30,7 +30,8 @@ reshaped to (batch, C, H, W). The arithmetic uses the array namespace of theta (
 The first convolution computes no input gradient (its input is the data). The pooling by strided views, col2im
 adding in place and no first-layer input gradient replaced a reshape of a permuted copy with max/argmax over it, a
 one-hot backward, fresh temporaries and a needless product: the same gradients bit for bit, and the CIFAR-10 step
-went from 2.94x to 2.56x torch's time (benchmarks/image_step_time.py, docs/benchmarks/image_step_time.txt).
+went from 2.94x to 2.56x torch's time in two runs of benchmarks/image_step_time.py (its medians; the
+minima of docs/benchmarks/image_step_time.txt now: 2.1x on 1 thread, 2.7x on 2).
 """
 
 from __future__ import annotations
