@@ -7,7 +7,9 @@ minibatch of 128, float32 on both sides (the paper's precision). A step is the f
 pass and the optimizer update: Adam, and for clara_ref also Adam-CLARA (per-tensor blocks, d = 1e-3). The
 contenders are interleaved, in an order rotated every round; both sides are pinned to ``--threads`` threads
 (threadpoolctl for NumPy's BLAS, ``torch.set_num_threads``); each figure is the minimum of ``--repeat`` steps after
-one warm-up, with the spread (max / min) beside it, and the machine's float32 GEMM peak (the best of a few 2048^3
+one warm-up, with the spread (max / min) beside it (freed memory is kept for the next step by
+``clara_ref.allocator.keep_freed_memory``, for both sides, as ``reproduce``'s workers run; ``--glibc-defaults``
+measures without it), and the machine's float32 GEMM peak (the best of a few 2048^3
 products) is printed with the FLOP count of the MLP step, so a reader sees the distance to the limit.
 
 Run: ``python benchmarks/image_step_time.py [--repeat 7] [--threads 1]``.
@@ -86,9 +88,15 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=7, help="timed steps per contender (minimum) [7]")
     ap.add_argument("--batch", type=int, default=128, help="minibatch size [128]")
     ap.add_argument("--threads", type=int, default=1, help="threads for NumPy's BLAS and torch alike [1]")
+    ap.add_argument("--glibc-defaults", action="store_true", help="keep glibc's malloc thresholds (by default freed "
+                    "memory is kept for the next step, clara_ref.allocator, as reproduce's workers do)")
     args = ap.parse_args(argv)
     import torch
     from threadpoolctl import threadpool_limits
+
+    from clara_ref.allocator import keep_freed_memory
+
+    args.kept = False if args.glibc_defaults else keep_freed_memory()
 
     torch.set_num_threads(args.threads)
     with threadpool_limits(args.threads):
@@ -127,7 +135,8 @@ def _run(args, torch):
     peak = gemm_peak()
     print(f"numpy {np.__version__}, torch {torch.__version__}, {args.threads} thread(s) for NumPy's BLAS and torch "
           f"(torch reports {torch.get_num_threads()}), batch {args.batch}, float32, minimum of {args.repeat} "
-          f"interleaved steps; float32 GEMM peak {peak:.0f} GFLOP/s")
+          f"interleaved steps; float32 GEMM peak {peak:.0f} GFLOP/s; freed memory kept (clara_ref.allocator): "
+          f"{'yes' if args.kept else 'no'}")
     print()
     print("workload | parameters | clara_ref adam ms | clara_ref adam-clara ms | torch adam ms | "
           "clara_ref adam / torch | clara_ref adam-clara / torch | spread (max/min) adam, adam-clara, torch")

@@ -7,7 +7,8 @@ while it holds a run, that run is recorded as an error naming the cause (the sig
 worker takes the dead one's place, and the sweep goes on. An error is no result: the next rerun computes the run
 again (the runner's resume).
 
-Each worker runs with one BLAS thread (the pool already uses every core) and exits within half a second when its
+Each worker runs with one BLAS thread (the pool already uses every core), keeps freed memory for the next step's
+arrays (``clara_ref.allocator``: no page faults for every temporary) and exits within half a second when its
 parent dies, even by SIGKILL. Closing the pool, normally or on Ctrl-C and SIGTERM, ends every worker and waits for
 it, so nothing of a command runs after it returns.
 """
@@ -22,11 +23,15 @@ import time
 from collections import deque
 from multiprocessing.connection import wait
 
+from ..allocator import keep_freed_memory
+
 __all__ = ["WorkerPool", "init_worker"]
 
 
 def init_worker(parent: int | None = None):
-    """One BLAS thread; with ``parent``, exit within half a second once that process is gone."""
+    """One BLAS thread, freed memory kept for the next step's arrays (``clara_ref.allocator``); with ``parent``,
+    exit within half a second once that process is gone."""
+    keep_freed_memory()
     try:
         from threadpoolctl import threadpool_limits
 

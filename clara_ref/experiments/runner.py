@@ -13,6 +13,7 @@ import time
 import numpy as np
 
 from .._version import __version__ as clara_ref_version
+from ..allocator import keep_freed_memory
 from ..phases import train_in_sequence
 from ..training import optimize, train
 from clara_ref._io import atomic_write, remove_stale_temporaries
@@ -174,16 +175,15 @@ def _work(spec: RunSpec, data_dir=None, data_verified=None):
 
 def _one_thread(run):
     """Run ``run()`` with one BLAS thread, as every worker does, and give the caller its threads back after."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        return run()
+    from threadpoolctl import threadpool_limits
+
     with threadpool_limits(1):
         return run()
 
 
 def _work_on_cluster(spec: RunSpec, data_dir=None, data_verified=None):
-    """One run on a dask worker: one BLAS thread, as in the process pool (a worker runs one task at a time)."""
+    """One run on a dask worker: one BLAS thread and freed memory kept, as in the process pool's workers."""
+    keep_freed_memory()
     return _one_thread(lambda: _work(spec, data_dir, data_verified))
 
 
