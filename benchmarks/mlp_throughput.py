@@ -4,7 +4,8 @@
 Workloads: softmax regression on iris and digits (100 epochs, batch 128, Adam 1e-2) and the digits MLP 64-128-64-10
 (batch 128 and batch 32, ``--mlp-epochs`` epochs each, Adam 1e-3). torch runs in float32 (its default);
 clara_ref runs in float64 (its default) and in float32 (``train(..., dtype=np.float32)``, the same precision as
-torch). Both evaluate the full training loss and the test accuracy once per epoch. Run: ``python benchmarks/mlp_throughput.py``.
+torch). Both evaluate the full training loss and the test accuracy once per epoch. Freed memory is kept for the next step (``clara_ref.allocator``, both sides, as ``reproduce``'s
+workers run; ``--glibc-defaults`` without). Run: ``python benchmarks/mlp_throughput.py``.
 """
 
 from __future__ import annotations
@@ -61,11 +62,17 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description="NumPy training loop against a PyTorch DataLoader loop")
     ap.add_argument("--mlp-epochs", type=int, default=50)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--glibc-defaults", action="store_true", help="keep glibc's malloc thresholds (by default freed "
+                    "memory is kept for the next step, clara_ref.allocator, as reproduce's workers do)")
     args = ap.parse_args(argv)
     import torch
 
+    from clara_ref.allocator import keep_freed_memory
+
+    kept = False if args.glibc_defaults else keep_freed_memory()
     torch.set_num_threads(2)
-    print(f"numpy {np.__version__}, torch {torch.__version__}; best of {args.repeat}")
+    print(f"numpy {np.__version__}, torch {torch.__version__}; best of {args.repeat}; freed memory kept "
+          f"(clara_ref.allocator): {'yes' if kept else 'no'}")
     work = [("iris softmax", "iris", (4, 3), 100, 128, 1e-2), ("digits softmax", "digits", (64, 10), 100, 128, 1e-2),
             ("digits MLP b128", "digits", (64, 128, 64, 10), args.mlp_epochs, 128, 1e-3),
             ("digits MLP b32", "digits", (64, 128, 64, 10), args.mlp_epochs, 32, 1e-3)]
