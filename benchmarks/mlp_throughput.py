@@ -4,8 +4,9 @@
 Workloads: softmax regression on iris and digits (100 epochs, batch 128, Adam 1e-2) and the digits MLP 64-128-64-10
 (batch 128 and batch 32, ``--mlp-epochs`` epochs each, Adam 1e-3). torch runs in float32 (its default);
 clara_ref runs in float64 (its default) and in float32 (``train(..., dtype=np.float32)``, the same precision as
-torch). Both evaluate the full training loss and the test accuracy once per epoch. Freed memory is kept for the next step (``clara_ref.allocator``, both sides, as ``reproduce``'s
-workers run; ``--glibc-defaults`` without). Run: ``python benchmarks/mlp_throughput.py``.
+torch). Both evaluate the full training loss and the test accuracy once per epoch. Freed memory is kept for the
+next step (``clara_ref.allocator``, both sides, as ``reproduce``'s workers run; ``--glibc-defaults`` without).
+Run: ``python benchmarks/mlp_throughput.py [--glibc-defaults]``.
 """
 
 from __future__ import annotations
