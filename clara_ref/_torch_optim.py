@@ -36,6 +36,7 @@ from functools import lru_cache
 import torch
 
 from . import _validate as V
+from ._core import safe_exp
 from .directions import adam_direction, sgd_direction
 from .errors import LearningRateError, NonFiniteStateError
 from .path import CLAMP_FLOOR
@@ -225,7 +226,7 @@ class CLARA(torch.optim.Optimizer):
             raise NonFiniteStateError(f"non-finite {what} of tensor {i} (shape {tuple(entries[i][1].shape)}) at "
                                       f"step {t}: a gradient or a moment is inf or NaN; nothing was changed")
         exponent = d * (P / ref - 1.0)                                                   # K5
-        factor = math.exp(exponent) if exponent < 709.0 else math.inf
+        factor = safe_exp(exponent)
         new_lrs = [group["lr"] * factor for group in self.param_groups]
         for lr in new_lrs:
             if not (math.isfinite(lr) and lr > 0.0):

@@ -225,6 +225,7 @@ def expand(preset: Preset, tasks=None, optimizers=None, rates=None, seeds=None,
     (:func:`torch_left_out` names the others), and optimizers named in the filter that it does not provide are
     refused by name.
     """
+    device = check_device(device)
     optimizers = _engine_optimizers(preset, tasks, optimizers, engine, device)
     if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1):
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
@@ -263,16 +264,15 @@ def expand(preset: Preset, tasks=None, optimizers=None, rates=None, seeds=None,
                 for r in task_rates:
                     for s in seeds:
                         specs.append(RunSpec(t, o, float(r), int(s), d, preset.scale_of(t), proto, ep, c,
-                                             engine, check_device(device)))
+                                             engine, device))
     return specs
 
 
 def _engine_optimizers(preset: Preset, tasks, optimizers, engine: str, device: str):
-    """The optimizer filter for ``engine`` (checked, with the device): on torch, the preset's optimizers that it
-    provides, or the filter's, refused by name where it lacks one; and the tasks must be the image tasks."""
+    """The optimizer filter for ``engine`` on ``device`` (already checked): on torch, the preset's optimizers that
+    it provides, or the filter's, refused by name where it lacks one; and the tasks must be the image tasks."""
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
-    device = check_device(device)
     if engine == "numpy" and device != "cpu":
         raise ValueError(f"the numpy engine runs on the cpu; device {device!r} needs --engine torch")
     if engine == "numpy":

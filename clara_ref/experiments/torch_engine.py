@@ -38,8 +38,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from .. import _validate as V
-from ..training import (_DIVERGENCE, DIVERGENCE_FACTOR, TrainResult, _beyond, _kind, _NonFinite, _path_signal,
-                        _split)
+from ..training import (_DIVERGENCE, DIVERGENCE_FACTOR, TrainResult, _beyond, _factor, _kind, _NonFinite,
+                        _path_signal, _split)
 
 __all__ = ["ENGINES", "TORCH_OPTIMIZERS", "check_optimizers", "check_device", "TorchNet", "torch_optimizer",
            "train_torch", "engine_versions"]
@@ -155,7 +155,7 @@ def torch_optimizer(opt, params):
 
 def _state_of(optimizer):
     """What the records read from a run's final state: CLARA's P and reference, if the optimizer has them."""
-    glob = optimizer.state.get("clara") if isinstance(optimizer.state, dict) else None
+    glob = optimizer.state.get("clara")
     if not glob:
         return SimpleNamespace()
     return SimpleNamespace(p_sq=glob["p_sq"], reference=glob["reference"], t=glob["t"])
@@ -169,11 +169,9 @@ def train_torch(model, opt, data, *, epochs: int, batch_size: int = 128, seed: i
     intra-op threads for this run (the sweep's workers use 1, as their BLAS: two workers of two threads each on two
     cores ran 3.6x slower), restored after; None leaves torch's setting."""
     torch = _torch()
-    if threads is None:
-        return _train_torch(torch, model, opt, data, epochs, batch_size, seed, dtype, device, divergence_factor,
-                            eval_rows)
     before = torch.get_num_threads()
-    torch.set_num_threads(V.integer("threads", threads, lo=1))
+    if threads is not None:
+        torch.set_num_threads(V.integer("threads", threads, lo=1))
     try:
         return _train_torch(torch, model, opt, data, epochs, batch_size, seed, dtype, device, divergence_factor,
                             eval_rows)
@@ -187,6 +185,7 @@ def _train_torch(torch, model, opt, data, epochs, batch_size, seed, dtype, devic
     seed = V.seed(seed)
     dtype = V.float_dtype("dtype", dtype)
     device = check_device(device)
+    factor = _factor(divergence_factor)                 # checked before any step, as train does
     tdtype = torch.float64 if dtype == np.float64 else torch.float32
     X, y, X_test, y_test = _split(data)
     rng = np.random.default_rng(seed)
@@ -237,7 +236,6 @@ def _train_torch(torch, model, opt, data, epochs, batch_size, seed, dtype, devic
         accs.append(accuracy())
         etas.append(rate_of(optimizer))
         signals.append(signal())
-    factor = None if divergence_factor is None else V.positive("divergence_factor", divergence_factor)
     beyond = _beyond(losses[-1], losses[0], factor, "loss")
     return TrainResult(losses, accs, etas, beyond is not None, epochs if beyond else None, beyond or "", theta(),
                        _state_of(optimizer), *map(list, zip(*signals)), divergence=beyond)
