@@ -53,24 +53,29 @@ def test_gradient_against_torch_autograd():
     np.testing.assert_allclose(ours_grad, torch_grad, rtol=1e-10, atol=1e-14)
 
 
+def _nchw(a):
+    """Our layers run channels-last (B, H, W, C); torch's are (B, C, H, W)."""
+    return np.ascontiguousarray(np.moveaxis(a, -1, 1))
+
+
 def test_conv_and_pool_layers_match_torch_alone():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(4)
-    x, w, b = rng.standard_normal((2, 3, 4, 6)), rng.standard_normal((5, 3, 3, 3)), rng.standard_normal(5)
+    x, w, b = rng.standard_normal((2, 4, 6, 3)), rng.standard_normal((5, 3, 3, 3)), rng.standard_normal(5)
     z, cols = C.conv3x3_forward(x, w, b)
-    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (_nchw(x), w, b))
     tz = torch.nn.functional.conv2d(tx, tw, tb, padding=1)
-    np.testing.assert_allclose(z, tz.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(_nchw(z), tz.detach().numpy(), rtol=1e-12, atol=1e-12)
     dz = rng.standard_normal(z.shape)
-    tz.backward(torch.tensor(dz))
+    tz.backward(torch.tensor(_nchw(dz)))
     dx, dw, db = C.conv3x3_backward(dz, cols, w, x.shape)
-    for ours, theirs in ((dx, tx.grad), (dw, tw.grad), (db, tb.grad)):
+    for ours, theirs in ((_nchw(dx), tx.grad), (dw, tw.grad), (db, tb.grad)):
         np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-12, atol=1e-12)
     tied = np.array([[[[2.0, 2.0, 0.0, 1.0], [1.0, 2.0, 1.0, 1.0]]]])      # ties go to the first maximum
-    out, idx = C.maxpool2_forward(tied)
+    out, idx = C.maxpool2_forward(np.moveaxis(tied, 1, -1))
     t = torch.tensor(tied, requires_grad=True)
     torch.nn.functional.max_pool2d(t, 2).backward(torch.ones(1, 1, 1, 2))
-    np.testing.assert_array_equal(C.maxpool2_backward(np.ones((1, 1, 1, 2)), idx), t.grad.numpy())
+    np.testing.assert_array_equal(_nchw(C.maxpool2_backward(np.ones((1, 1, 2, 1)), idx)), t.grad.numpy())
 
 
 def test_the_papers_network():
@@ -123,13 +128,59 @@ def test_max_pooling_sends_each_gradient_to_the_first_maximum_of_its_window_with
     # Each 2 x 2 window ties its maximum at the positions listed (row-major: 0 = (0, 0), 1 = (0, 1), 2 = (1, 0),
     # 3 = (1, 1)); the gradient goes to the first one, as torch.nn.MaxPool2d's does (checked against torch above).
     ties = [(0, 1, 2, 3), (1, 2), (2, 3), (1, 3), (3,), (0, 3)]
-    x = np.zeros((1, 1, 2, 2 * len(ties)))
+    x = np.zeros((1, 2, 2 * len(ties), 1))                     # channels-last: (B, H, W, C)
     for w, tied in enumerate(ties):
         for k in tied:
-            x[0, 0, k // 2, 2 * w + k % 2] = 5.0
+            x[0, k // 2, 2 * w + k % 2, 0] = 5.0
     out, idx = C.maxpool2_forward(x)
     assert out.ravel().tolist() == [5.0] * len(ties) and idx.ravel().tolist() == [t[0] for t in ties]
-    dx = C.maxpool2_backward(np.arange(1.0, len(ties) + 1).reshape(1, 1, 1, -1), idx)
+    dx = C.maxpool2_backward(np.arange(1.0, len(ties) + 1).reshape(1, 1, -1, 1), idx)
     for w, tied in enumerate(ties):
-        window = dx[0, 0, :, 2 * w:2 * w + 2].ravel().tolist()
+        window = dx[0, :, 2 * w:2 * w + 2, 0].ravel().tolist()
         assert window == [float(w + 1) if k == tied[0] else 0.0 for k in range(4)]
+
+
+def _conv_by_definition(x, w, b):
+    """(N1, N2) summed as written, offset by offset, without im2col: z[b, y, x, o] = sum_{c, i, j}
+    x_pad[b, y + i, x + j, c] w[o, c, i, j] + bias[o] (channels-last)."""
+    B, H, W, _ = x.shape
+    pad = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    z = np.broadcast_to(b, (B, H, W, w.shape[0])).copy()
+    for i in range(3):
+        for j in range(3):
+            z += np.einsum("byxc,oc->byxo", pad[:, i:i + H, j:j + W, :], w[:, :, i, j])
+    return z
+
+
+def test_convolution_and_its_gradients_by_definition_without_torch():
+    """The forward pass equals the convolution summed by its definition; the backward pass is its adjoint: the
+    convolution is linear in x and in w, so <dz, z - bias> = <dx, x> = <dw, w> and dbias = the sum of dz over
+    pixels. All are float64 sums of a few thousand products of standard normals: 1e-12 relative is 10^3 times
+    the rounding bound."""
+    rng = np.random.default_rng(9)
+    x, w, b = rng.standard_normal((3, 6, 4, 5)), rng.standard_normal((7, 5, 3, 3)), rng.standard_normal(7)
+    z, cols = C.conv3x3_forward(x, w, b)
+    np.testing.assert_allclose(z, _conv_by_definition(x, w, b), rtol=1e-12, atol=1e-12)
+    dz = rng.standard_normal(z.shape)
+    dx, dw, db = C.conv3x3_backward(dz, cols, w, x.shape)
+    inner = np.sum(dz * (z - b))
+    assert abs(np.sum(dx * x) - inner) <= 1e-12 * np.sum(np.abs(dz * (z - b)))
+    assert abs(np.sum(dw * w) - inner) <= 1e-12 * np.sum(np.abs(dz * (z - b)))
+    np.testing.assert_allclose(db, dz.sum(axis=(0, 1, 2)), rtol=1e-12)
+    # the adjoint identity holds for any direction, so it also pins dx entry by entry: perturb one input pixel
+    e = np.zeros_like(x)
+    e[1, 2, 3, 4] = 1.0
+    assert abs(np.sum(dz * (C.conv3x3_forward(e, w, np.zeros(7))[0])) - dx[1, 2, 3, 4]) <= 1e-12 * np.abs(dz).sum()
+
+
+def test_the_numpy_fast_im2col_equals_the_array_api_stack():
+    """_im2col reads NumPy arrays through sliding_window_view and other arrays by stacking 9 slices: the same
+    copy of the same values, so the two are equal bit for bit (array_api_compat's NumPy namespace takes the
+    standard path; it ships with clara_ref)."""
+    import array_api_compat.numpy as xp_std
+
+    x = np.random.default_rng(10).standard_normal((2, 5, 3, 4)).astype(np.float32)
+    fast = C._im2col(np, x)
+    standard = C._im2col(xp_std, x)
+    assert fast.shape == (2 * 5 * 3, 9 * 4) and fast.dtype == np.float32
+    np.testing.assert_array_equal(fast, standard)
