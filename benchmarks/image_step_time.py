@@ -2,15 +2,17 @@
 PyTorch CPU step (nn.Linear/nn.Conv2d/nn.MaxPool2d, CrossEntropyLoss, autograd, torch.optim.Adam), side by side.
 
 Workloads, on generated data of the real shapes (random pixels in [-1, 1] and labels; the timing does not depend
-on the values): the MNIST MLP 784-256-128-10 (235,146 parameters) and the CIFAR-10 CNN (2,193,226 parameters), one
-minibatch of 128, float32 on both sides (the paper's precision). A step is the forward pass, the loss, the backward
-pass and the optimizer update: Adam, and for clara_ref also Adam-CLARA (per-tensor blocks, d = 1e-3). The
-contenders are interleaved, in an order rotated every round; both sides are pinned to ``--threads`` threads
-(threadpoolctl for NumPy's BLAS, ``torch.set_num_threads``); each figure is the minimum of ``--repeat`` steps after
-one warm-up, with the spread (max / min) beside it (freed memory is kept for the next step by
-``clara_ref.allocator.keep_freed_memory``, for both sides, as ``reproduce``'s workers run; ``--glibc-defaults``
-measures without it), and the machine's float32 GEMM peak (the best of a few 2048^3
-products) is printed with the FLOP count of the MLP step, so a reader sees the distance to the limit.
+on the values): the MNIST MLP 784-256-128-10 (235,146 parameters) at minibatches of 128 and 32 (``--mlp-batches``)
+and the CIFAR-10 CNN (2,193,226 parameters) at 128, float32 on both sides (the paper's precision). A step is the
+forward pass, the loss, the backward pass and the optimizer update: Adam (clara_ref's literal one), and for
+clara_ref also Adam-CLARA (per-tensor blocks, d = 1e-3). The contenders are interleaved, in an order rotated every
+round, both sides pinned to ``--threads`` threads (threadpoolctl for NumPy's BLAS, ``torch.set_num_threads``);
+each figure is the minimum of ``--repeat`` steps after one warm-up, with the spread (max / min) beside it
+(``benchmarks/_timing.py``). Freed memory is kept for the next step by ``clara_ref.allocator.keep_freed_memory``,
+for both sides, as ``reproduce``'s workers run (``--glibc-defaults`` measures without it). The machine's float32
+GEMM peak (the best of a few 2048^3 products) is printed with each workload's FLOP count, and, raced with the
+CNN's contenders, every matrix product of clara_ref's CNN step in its own shapes (``cnn_products``): what the step
+would cost if everything else were free, so a reader sees the distance to the limit.
 
 Run: ``python benchmarks/image_step_time.py [--repeat 7] [--threads 1]``.
 """
@@ -19,9 +21,9 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 
 import numpy as np
+from _timing import gemm_peak, pinned, race
 
 import clara_ref as cr
 
@@ -69,95 +71,115 @@ def _theirs(kind, X, y):
     return step
 
 
-def _time(step) -> float:
-    t0 = time.perf_counter()
-    step()
-    return time.perf_counter() - t0
-
-
-def gemm_peak(repeat: int = 5, n: int = 2048) -> float:
-    """GFLOP/s of the best of ``repeat`` float32 products of two n x n matrices (NumPy's BLAS, current threads)."""
-    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
-    a @ a
-    best = min(_time(lambda: a @ a) for _ in range(repeat))
-    return 2 * n**3 / best / 1e9
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=7, help="timed steps per contender (minimum) [7]")
-    ap.add_argument("--batch", type=int, default=128, help="minibatch size [128]")
+    ap.add_argument("--mlp-batches", type=int, nargs="+", default=[128, 32], help="MNIST MLP minibatch sizes "
+                    "[128 32]; the CNN's is 128")
     ap.add_argument("--threads", type=int, default=1, help="threads for NumPy's BLAS and torch alike [1]")
     ap.add_argument("--glibc-defaults", action="store_true", help="keep glibc's malloc thresholds (by default freed "
                     "memory is kept for the next step, clara_ref.allocator, as reproduce's workers do)")
     args = ap.parse_args(argv)
     import torch
-    from threadpoolctl import threadpool_limits
 
     from clara_ref.allocator import keep_freed_memory
 
     args.kept = False if args.glibc_defaults else keep_freed_memory()
-
-    torch.set_num_threads(args.threads)
-    with threadpool_limits(args.threads):
+    with pinned(args.threads):
         return _run(args, torch)
+
+
+#: the paper's CNN: (input channels, output channels, side) of each convolution, then the dense widths
+_CNN_CONVS = ((3, 32, 32), (32, 64, 32), (64, 128, 16))
+_CNN_DENSE = (8192, 256, 10)
+
+
+def cnn_products(batch: int, rng):
+    """A callable that runs every matrix product of one clara_ref CNN step (clara_ref/cnn.py) in its shapes, on
+    float32 arrays of random values, and their FLOP count: the forward product, the weight gradient and (all but
+    the first convolution) the nine per-offset input-gradient products of each convolution, and the dense head's
+    forward, weight-gradient and input-gradient products. Its time is what the step would take if everything
+    else were free."""
+    f32 = np.float32
+    work, flops = [], 0
+    for k, (c, o, side) in enumerate(_CNN_CONVS):
+        m = batch * side * side
+        cols, w, dz = (rng.standard_normal(s).astype(f32) for s in ((m, 9 * c), (9 * c, o), (m, o)))
+        work += [(cols, w), (cols.T, dz)]
+        flops += 2 * 2 * m * 9 * c * o
+        if k:
+            work += [(dz, w[j * c:(j + 1) * c].T) for j in range(9)]
+            flops += 2 * m * 9 * c * o
+    for a, b in zip(_CNN_DENSE[:-1], _CNN_DENSE[1:]):
+        x, w, dz = (rng.standard_normal(s).astype(f32) for s in ((batch, a), (a, b), (batch, b)))
+        work += [(x, w), (x.T, dz), (dz, w.T)]
+        flops += 3 * 2 * batch * a * b
+
+    def run():
+        for x, y in work:
+            x @ y
+
+    return run, flops
 
 
 def _run(args, torch):
     rng = np.random.default_rng(0)
     rows = []
-    for kind, model, width in (("mnist_mlp", cr.models.mlp((784, 256, 128, 10), init="torch"), 784),
-                               ("cifar10_cnn", cr.models.paper_cnn(), 3072)):
-        X = rng.uniform(-1, 1, (args.batch, width)).astype(np.float32)
-        y = rng.integers(0, 10, args.batch)
+    workloads = [("mnist_mlp", b, cr.models.mlp((784, 256, 128, 10), init="torch"), 784) for b in args.mlp_batches]
+    workloads.append(("cifar10_cnn", 128, cr.models.paper_cnn(), 3072))
+    for kind, batch, model, width in workloads:
+        X = rng.uniform(-1, 1, (batch, width)).astype(np.float32)
+        y = rng.integers(0, 10, batch)
         contenders = {
             "adam": _ours(model, cr.adam(1e-3), X, y),
             "adam-clara": _ours(model, cr.clara(cr.adam_direction(), 1e-3, blocks=model.block_sizes), X, y),
             "torch": _theirs(kind, X, y),
         }
-        times = {k: [] for k in contenders}
-        for step in contenders.values():
-            step()                                     # warm-up: first-touch allocations, torch's lazy init
-        names = list(contenders)
-        for r in range(args.repeat):
-            # interleaved, and the order rotated each round, so that drifts of the machine and the after-effects of
-            # one contender on the next (torch's worker threads spin for a while after a step) hit all alike
-            for name in names[r % 3:] + names[:r % 3]:
-                times[name].append(_time(contenders[name]))
-        med = {k: min(v) for k, v in times.items()}
-        spread = {k: max(v) / min(v) for k, v in times.items()}
-        flops = None
+        if kind == "cifar10_cnn":
+            contenders["products"], cnn_flops = cnn_products(batch, rng)
+        timed = race(contenders, args.repeat)                # interleaved, rotated rounds: benchmarks/_timing.py
+        rows.append((kind, batch, model.n_params, timed))
+    peak = gemm_peak()
+    print(f"numpy {np.__version__}, torch {torch.__version__}, {args.threads} thread(s) for NumPy's BLAS and torch "
+          f"(torch reports {torch.get_num_threads()}), float32, minimum of {args.repeat} interleaved steps in "
+          f"rotated order; float32 GEMM peak {peak:.0f} GFLOP/s; freed memory kept (clara_ref.allocator): "
+          f"{'yes' if args.kept else 'no'}")
+    print()
+    print("workload | batch | parameters | clara_ref adam ms | clara_ref adam-clara ms | torch adam ms | "
+          "clara_ref adam / torch | clara_ref adam-clara / torch | spread (max/min) adam, adam-clara, torch")
+    print("---|---|---|---|---|---|---|---|---")
+    for kind, batch, n, timed in rows:
+        best = {k: t for k, (t, _) in timed.items()}
+        spread = {k: sp for k, (_, sp) in timed.items()}
+        print(f"{kind} | {batch} | {n:,} | {1e3 * best['adam']:.2f} | {1e3 * best['adam-clara']:.2f} | "
+              f"{1e3 * best['torch']:.2f} | {best['adam'] / best['torch']:.2f}x | "
+              f"{best['adam-clara'] / best['torch']:.2f}x | {spread['adam']:.2f}, {spread['adam-clara']:.2f}, "
+              f"{spread['torch']:.2f}")
+    print()
+    for kind, batch, _, timed in rows:
         if kind == "mnist_mlp":
             # forward, weight gradients and input gradients (none for the first layer, whose input is the data)
             layers = (784 * 256, 256 * 128, 128 * 10)
-            flops = 2 * args.batch * (3 * sum(layers) - layers[0])
-        rows.append((kind, model.n_params, med, flops, spread))
-    peak = gemm_peak()
-    print(f"numpy {np.__version__}, torch {torch.__version__}, {args.threads} thread(s) for NumPy's BLAS and torch "
-          f"(torch reports {torch.get_num_threads()}), batch {args.batch}, float32, minimum of {args.repeat} "
-          f"interleaved steps; float32 GEMM peak {peak:.0f} GFLOP/s; freed memory kept (clara_ref.allocator): "
-          f"{'yes' if args.kept else 'no'}")
-    print()
-    print("workload | parameters | clara_ref adam ms | clara_ref adam-clara ms | torch adam ms | "
-          "clara_ref adam / torch | clara_ref adam-clara / torch | spread (max/min) adam, adam-clara, torch")
-    print("---|---|---|---|---|---|---|---")
-    for kind, n, med, _, spread in rows:
-        print(f"{kind} | {n:,} | {1e3 * med['adam']:.1f} | {1e3 * med['adam-clara']:.1f} | "
-              f"{1e3 * med['torch']:.1f} | {med['adam'] / med['torch']:.2f}x | "
-              f"{med['adam-clara'] / med['torch']:.2f}x | {spread['adam']:.2f}, {spread['adam-clara']:.2f}, "
-              f"{spread['torch']:.2f}")
-    for kind, _, med, flops, _ in rows:
-        if flops:
-            print(f"\n{kind}: {flops / 1e6:.0f} MFLOP of matrix products per step, {1e3 * flops / peak / 1e9:.2f} ms "
-                  "at the GEMM peak")
+            flops = 2 * batch * (3 * sum(layers) - layers[0])
+            print(f"{kind} b{batch}: {flops / 1e6:.0f} MFLOP of matrix products per step, "
+                  f"{1e3 * flops / peak / 1e9:.2f} ms at the GEMM peak")
+        else:
+            t = timed["products"][0]
+            print(f"{kind}: {cnn_flops / 1e9:.1f} GFLOP of matrix products per step, "
+                  f"{1e3 * cnn_flops / peak / 1e9:.0f} ms at the GEMM peak; the same products alone, in the shapes "
+                  "of clara_ref's step, took "
+                  f"{1e3 * t:.0f} ms ({cnn_flops / t / 1e9:.0f} GFLOP/s), so the rest of clara_ref's adam step took "
+                  f"{1e3 * (timed['adam'][0] - t):.0f} ms; torch's whole step {1e3 * timed['torch'][0]:.0f} ms")
     steps = {"mnist_mlp": 469, "cifar10_cnn": 391}
     print()
-    for kind, _, med, _, _ in rows:
-        per_run = med["adam-clara"] * steps[kind] * 100
+    for kind, batch, _, timed in rows:
+        if batch != 128:
+            continue
+        per_run = timed["adam-clara"][0] * steps[kind] * 100
         print(f"{kind}: one 100-epoch run ({steps[kind] * 100:,} steps) at this speed: clara_ref "
-              f"{per_run / 3600:.2f} h, torch {med['torch'] * steps[kind] * 100 / 3600:.2f} h "
+              f"{per_run / 3600:.2f} h, torch {timed['torch'][0] * steps[kind] * 100 / 3600:.2f} h "
               f"(training steps only)")
-    if any(math.isnan(v) for _, _, med, _, _ in rows for v in med.values()):
+    if any(math.isnan(t) for *_, timed in rows for t, _ in timed.values()):
         raise SystemExit("a timing was NaN")
 
 

@@ -1,29 +1,29 @@
 """Time one optimizer step at n = 1e3, 1e5, 1e6 (float32 and float64), side by side in one run.
 
 Compares, per (n, dtype): clara_ref ``adam``; ``clara(adam_direction())`` (its adaptation overhead over adam);
-``sgd`` and ``clara(sgd_direction())``; and ``torch.optim.Adam`` with foreach on and off (if torch is installed,
-2 threads), and "adam fused": Adam written the way clara_ref wrote it before its reference path became literal
-(moments in the in-place lerp form m + (1-beta1)(g - m), bias corrections folded into the step), which measures what
-the literal equations cost. The contenders are timed in turn within every repeat (interleaved), so a slow phase of a
-noisy machine hits all of them; each figure is the median over ``--repeat`` repeats of the mean time of ``steps`` steps.
+``sgd`` and ``clara(sgd_direction())``; and ``torch.optim.Adam`` with foreach on and off (if torch is installed),
+and "adam fused": Adam written the way clara_ref wrote it before its reference path became literal (moments in the
+in-place lerp form m + (1-beta1)(g - m), bias corrections folded into the step), which measures what the literal
+equations cost. The contenders are interleaved, in an order rotated every round, both sides pinned to
+``--threads`` threads (threadpoolctl for NumPy's BLAS, ``torch.set_num_threads``); each figure is the minimum over
+``--repeat`` rounds of the mean time of ``steps`` steps, with the spread (max / min) of adam and torch beside it,
+and the machine's float32 GEMM peak is printed in the header (``benchmarks/_timing.py``).
 
 A second table measures the finite-state check that ends every update (``clara_ref._core.finite_result``: one
 BLAS inner product per array of the new state) by timing ``adam``, ``clara(adam_direction())``, ``sgd`` and
-``clara(sgd_direction())`` with it and, interleaved with them in the same repeats, with the check replaced by a
+``clara(sgd_direction())`` with it and, interleaved with them in the same rounds, with the check replaced by a
 pass-through (for this benchmark only).
-Run: ``python benchmarks/step_time.py``.
+Run: ``python benchmarks/step_time.py [--threads 1]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import statistics
-import time
+import importlib
 
 import numpy as np
-
-import importlib
+from _timing import gemm_peak, pinned, race, torch_threads
 
 import clara_ref as cr
 
@@ -108,23 +108,38 @@ def _torch(n, dtype, foreach):
     return run
 
 
+def _per_step(run, steps):
+    return lambda: run(steps)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1_000, 100_000, 1_000_000])
-    ap.add_argument("--repeat", type=int, default=9)
+    ap.add_argument("--repeat", type=int, default=9, help="rounds per contender (minimum reported) [9]")
+    ap.add_argument("--threads", type=int, default=1, help="threads for NumPy's BLAS and torch alike [1]")
     ap.add_argument("--check-sizes", type=int, nargs="*", default=[1_000_000],
                     help="sizes of the finite-state check's table (none: skip it)")
     args = ap.parse_args(argv)
     try:
         import torch
 
-        torch.set_num_threads(2)
         have_torch = True
     except ImportError:
         have_torch = False
-    print(f"numpy {np.__version__}" + (f", torch {torch.__version__}" if have_torch else ", torch not installed"))
+    with pinned(args.threads):                       # benchmarks/_timing.py: NumPy's BLAS and torch alike
+        peak = gemm_peak()
+        print(f"numpy {np.__version__}" + (f", torch {torch.__version__}" if have_torch else ", torch not installed")
+              + f"; {args.threads} thread(s) ({torch_threads()}); per-step minimum of {args.repeat} interleaved "
+              f"rounds in rotated order; float32 GEMM peak {peak:.0f} GFLOP/s")
+        _step_table(args, have_torch)
+        if args.check_sizes:
+            _check_table(args)
+
+
+def _step_table(args, have_torch):
     header = ("n", "dtype", "adam us", "adam fused us", "literal cost", "clara-adam us", "overhead", "sgd us",
-              "clara-sgd us", "overhead", "torch foreach us", "torch loop us", "adam / torch foreach")
+              "clara-sgd us", "overhead", "torch foreach us", "torch loop us", "adam / torch foreach",
+              "spread (max/min) adam, torch foreach")
     print(" | ".join(header))
     print("|".join(["---"] * len(header)))
     for n in args.sizes:
@@ -138,29 +153,23 @@ def main(argv=None):
             if have_torch:
                 contenders["torch-foreach"] = _torch(n, dtype, True)
                 contenders["torch-loop"] = _torch(n, dtype, False)
-            times = {k: [] for k in contenders}
-            for run in contenders.values():
-                run(3)                                   # warm-up: caches, allocator, lazy references
-            for _ in range(args.repeat):
-                for name, run in contenders.items():
-                    t0 = time.perf_counter()
-                    run(steps)
-                    times[name].append((time.perf_counter() - t0) / steps)
-            t = {k: statistics.median(v) for k, v in times.items()}
+            timed = race({k: _per_step(run, steps) for k, run in contenders.items()}, args.repeat)
+            t = {k: best / steps for k, (best, _) in timed.items()}
             tcols = (f"{t['torch-foreach'] * 1e6:.1f}", f"{t['torch-loop'] * 1e6:.1f}",
-                     f"{t['adam'] / t['torch-foreach']:.2f}x") if have_torch else ("-", "-", "-")
+                     f"{t['adam'] / t['torch-foreach']:.2f}x",
+                     f"{timed['adam'][1]:.2f}, {timed['torch-foreach'][1]:.2f}") if have_torch else \
+                ("-", "-", "-", f"{timed['adam'][1]:.2f}, -")
             print(" | ".join((f"{n:.0e}", np.dtype(dtype).name, f"{t['adam'] * 1e6:.1f}",
                               f"{t['adam-fused'] * 1e6:.1f}", f"{(t['adam'] / t['adam-fused'] - 1) * 100:+.0f}%",
                               f"{t['clara-adam'] * 1e6:.1f}",
                               f"{(t['clara-adam'] / t['adam'] - 1) * 100:+.0f}%", f"{t['sgd'] * 1e6:.1f}",
                               f"{t['clara-sgd'] * 1e6:.1f}", f"{(t['clara-sgd'] / t['sgd'] - 1) * 100:+.0f}%") + tcols))
-    if args.check_sizes:
-        _check_table(args)
 
 
 def _check_table(args):
-    print("\nThe finite-state check at the end of every update (same run, interleaved, median of the repeats)\n")
-    header = ("n", "dtype", "optimizer", "with check us", "without us", "check cost")
+    print("\nThe finite-state check at the end of every update (same run, interleaved in rotated order, minimum of "
+          "the rounds)\n")
+    header = ("n", "dtype", "optimizer", "with check us", "without us", "check cost", "spread with, without")
     print(" | ".join(header))
     print("|".join(["---"] * len(header)))
     for n in args.check_sizes:
@@ -170,21 +179,14 @@ def _check_table(args):
                       "sgd": lambda: cr.sgd(1e-3), "clara-sgd": lambda: cr.clara(cr.sgd_direction(), 1e-3)}
             contenders = {}
             for name, make in makers.items():
-                contenders[(name, True)] = _ours(make(), n, dtype)
-                contenders[(name, False)] = _plain(_ours(make(), n, dtype))
-            times = {k: [] for k in contenders}
-            for run in contenders.values():
-                run(3)
-            for _ in range(args.repeat):
-                for key, run in contenders.items():
-                    t0 = time.perf_counter()
-                    run(steps)
-                    times[key].append((time.perf_counter() - t0) / steps)
-            t = {k: statistics.median(v) for k, v in times.items()}
+                contenders[(name, True)] = _per_step(_ours(make(), n, dtype), steps)
+                contenders[(name, False)] = _per_step(_plain(_ours(make(), n, dtype)), steps)
+            timed = race(contenders, args.repeat)
             for name in makers:
-                on, off = t[(name, True)], t[(name, False)]
-                print(" | ".join((f"{n:.0e}", np.dtype(dtype).name, name, f"{on * 1e6:.1f}", f"{off * 1e6:.1f}",
-                                  f"{(on / off - 1) * 100:+.1f}%")))
+                (on, s_on), (off, s_off) = timed[(name, True)], timed[(name, False)]
+                print(" | ".join((f"{n:.0e}", np.dtype(dtype).name, name, f"{on / steps * 1e6:.1f}",
+                                  f"{off / steps * 1e6:.1f}", f"{(on / off - 1) * 100:+.1f}%",
+                                  f"{s_on:.2f}, {s_off:.2f}")))
 
 
 if __name__ == "__main__":

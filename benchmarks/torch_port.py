@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 
 import numpy as np
+from _timing import gemm_peak, pinned, race
 
 #: the tensors of an MLP 784-1024-188-10: 998,430 parameters
 SHAPES = ((784, 1024), (1024,), (1024, 188), (188,), (188, 10), (10,))
@@ -73,19 +73,6 @@ def _epoch_contenders(device):
                                                 device=device)}
 
 
-def _race(contenders, repeat):
-    names = list(contenders)
-    for f in contenders.values():
-        f()                                              # warm-up: allocations, lazy initialisation, references
-    times = {k: [] for k in names}
-    for r in range(repeat):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            t0 = time.perf_counter()
-            contenders[name]()
-            times[name].append(time.perf_counter() - t0)
-    return {k: (min(v), max(v) / min(v)) for k, v in times.items()}
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=7, help="rounds per contender (minimum reported) [7]")
@@ -94,15 +81,15 @@ def main(argv=None):
     ap.add_argument("--device", default="cpu", help="cpu or cuda [cpu]")
     args = ap.parse_args(argv)
     import torch
-    from threadpoolctl import threadpool_limits
 
-    torch.set_num_threads(args.threads)
     n = sum(math.prod(s) for s in SHAPES)
-    with threadpool_limits(args.threads):
-        steps = _race(_step_contenders(torch, args.device), args.repeat)
-        epochs = _race(_epoch_contenders(args.device), args.epoch_repeat)
+    with pinned(args.threads):                           # benchmarks/_timing.py: both sides on the same threads
+        steps = race(_step_contenders(torch, args.device), args.repeat)
+        epochs = race(_epoch_contenders(args.device), args.epoch_repeat)
+        peak = gemm_peak()
     print(f"torch {torch.__version__}, numpy {np.__version__}, device {args.device}, {args.threads} thread(s) "
-          f"each, float32; minimum of {args.repeat} (steps) and {args.epoch_repeat} (epochs) interleaved rounds")
+          f"each, float32; minimum of {args.repeat} (steps) and {args.epoch_repeat} (epochs) interleaved rounds in "
+          f"rotated order; NumPy's float32 GEMM peak on the CPU {peak:.0f} GFLOP/s")
     print()
     base = steps["torch.optim.Adam"][0]
     print(f"optimizer step, {n:,} parameters in {len(SHAPES)} tensors | ms | spread (max/min) | vs torch.optim.Adam")
