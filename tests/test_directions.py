@@ -65,7 +65,8 @@ def test_a_long_vector_goes_through_adam_a_slice_at_a_time_with_the_bits_of_one_
     """Adam's lines are elementwise, so running them a slice of ADAM_SLICE entries at a time (the NumPy path for
     long vectors) gives the bits of one pass over the whole vector: equal, not close. The length leaves a short
     last slice; weight decay and a few steps exercise every line; the caller's arrays stay as they were."""
-    n = 2 * cr.directions.ADAM_SLICE + 12_345
+    n = cr.directions.ADAM_SLICED_FROM + 12_345
+    assert n % cr.directions.ADAM_SLICE
     rng = np.random.default_rng(11)
     d = cr.adam_direction(0.8, 0.99, 1e-6, weight_decay=0.1)
     theta = rng.standard_normal(n).astype(dtype)
