@@ -1,9 +1,11 @@
 """What every timing script in benchmarks/ shares, so that their figures survive a busy machine alike.
 
 - ``race``: the contenders run interleaved, one call each per round, in an order rotated every round, so that a
-  slow phase of the machine and the after-effects of one contender on the next (torch's worker threads spin for a
-  while after a call, caches and the allocator hold what the last one left) hit all of them alike; each is
-  reported by its minimum (the run least disturbed by the rest of the machine) and its spread (max / min).
+  slow phase of the machine and the after-effects of one contender on the next (caches and the allocator hold what
+  the last one left) hit all of them alike; each is reported by its minimum (the run least disturbed by the rest of
+  the machine) and its spread (max / min). On more than one thread the scripts let each contender run untimed
+  for a moment before its timed call, so that the worker threads of the contender before have gone idle
+  (``settle``).
 - ``pinned``: NumPy's BLAS (threadpoolctl) and torch (``torch.set_num_threads``, when torch is installed) run on the
   same number of threads.
 - ``gemm_peak``: the machine's float32 matrix-product rate on the current threads, printed beside the figures so
@@ -18,9 +20,14 @@ import time
 import numpy as np
 
 
-def race(contenders: dict, repeat: int) -> dict:
+def race(contenders: dict, repeat: int, settle: float = 0.0) -> dict:
     """``{name: (minimum seconds, max / min)}`` of ``repeat`` interleaved, rotated rounds of ``contenders``
-    (``{name: callable}``; each call is timed whole). One warm-up call each comes first.
+    (``{name: callable}``; each call is timed whole). One warm-up call each comes first. With ``settle`` > 0,
+    each timed call comes after untimed calls of the same contender for at least ``settle`` seconds: on more than
+    one thread, torch's OpenMP workers and OpenBLAS's spin for up to about a tenth of a second after their work,
+    and a contender that starts meanwhile shares its cores with them (measured here: a 0.5 ms gradient reading
+    2.65 ms right after a torch call on 2 threads); its own calls absorb that, as in a training loop, where steps
+    follow steps of the same library. (A plain sleep instead would time every call from cold caches.)
 
     >>> out = race({"a": lambda: None, "b": lambda: None}, 3)
     >>> sorted(out), all(spread >= 1.0 for _, spread in out.values())
@@ -35,6 +42,9 @@ def race(contenders: dict, repeat: int) -> dict:
     for r in range(repeat):
         k = r % len(names)
         for name in names[k:] + names[:k]:
+            t0 = time.perf_counter()
+            while time.perf_counter() - t0 < settle:
+                contenders[name]()
             t0 = time.perf_counter()
             contenders[name]()
             times[name].append(time.perf_counter() - t0)

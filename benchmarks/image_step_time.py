@@ -8,11 +8,14 @@ forward pass, the loss, the backward pass and the optimizer update: Adam (clara_
 clara_ref also Adam-CLARA (per-tensor blocks, d = 1e-3). The contenders are interleaved, in an order rotated every
 round, both sides pinned to ``--threads`` threads (threadpoolctl for NumPy's BLAS, ``torch.set_num_threads``);
 each figure is the minimum of ``--repeat`` steps after one warm-up, with the spread (max / min) beside it
-(``benchmarks/_timing.py``). Freed memory is kept for the next step by ``clara_ref.allocator.keep_freed_memory``,
-for both sides, as ``reproduce``'s workers run (``--glibc-defaults`` measures without it). The machine's float32
-GEMM peak (the best of a few 2048^3 products) is printed with each workload's FLOP count, and, raced with the
-CNN's contenders, every matrix product of clara_ref's CNN step in its own shapes (``cnn_products``): what the step
-would cost if everything else were free, so a reader sees the distance to the limit.
+(``benchmarks/_timing.py``; on more than one thread each timed step comes after SETTLE seconds of untimed steps
+of the same contender, by which the worker threads of the contender before have gone idle). Freed memory is kept
+for the next step by ``clara_ref.allocator.keep_freed_memory``, for both sides, as ``reproduce``'s workers run
+(``--glibc-defaults`` measures without it). The machine's float32 GEMM peak (the best of a few 2048^3 products)
+is printed with each workload's FLOP count; for the MLP, in a race of their own, the gradient and the Adam update
+alone on each side; and, raced with the CNN's contenders, every matrix product of clara_ref's CNN step in its own
+shapes (``cnn_products``): what the step would cost if everything else were free, so a reader sees the distance
+to the limit.
 
 Run: ``python benchmarks/image_step_time.py [--repeat 7] [--threads 1]``.
 """
@@ -28,16 +31,30 @@ from _timing import gemm_peak, pinned, race
 import clara_ref as cr
 
 
-def _ours(model, optimizer, X, y, seed=0):
+#: seconds of untimed steps before each timed one on more than one thread (benchmarks/_timing.py's ``settle``)
+SETTLE = 0.2
+
+
+def _ours(model, optimizer, X, y, seed=0, part="step"):
+    """A clara_ref contender: the whole step, or one ``part`` of it: "grad" (loss_and_grad alone) or "update" (the
+    optimizer's update alone, on one fixed gradient)."""
     theta = model.init(np.random.default_rng(seed)).astype(np.float32)
     state = optimizer.init(theta)
+    g0 = model.loss_and_grad(theta, X, y)[1]
 
     def step():
         nonlocal theta, state
         _, g = model.loss_and_grad(theta, X, y)
         theta, state = optimizer.update(theta, g, state)
 
-    return step
+    def grad():
+        model.loss_and_grad(theta, X, y)
+
+    def update():
+        nonlocal theta, state
+        theta, state = optimizer.update(theta, g0, state)
+
+    return {"step": step, "grad": grad, "update": update}[part]
 
 
 def _torch_model(kind):
@@ -53,7 +70,9 @@ def _torch_model(kind):
                                torch.nn.Linear(256, 10))
 
 
-def _theirs(kind, X, y):
+def _theirs(kind, X, y, part="step"):
+    """The torch contender: the whole step, or "grad" (zero_grad, forward, backward) or "update" (opt.step alone,
+    on the gradients of one backward pass)."""
     import torch
 
     torch.manual_seed(0)
@@ -68,7 +87,12 @@ def _theirs(kind, X, y):
         loss_fn(model(xb), yb).backward()
         opt.step()
 
-    return step
+    def grad():
+        opt.zero_grad()
+        loss_fn(model(xb), yb).backward()
+
+    grad()
+    return {"step": step, "grad": grad, "update": opt.step}[part]
 
 
 def main(argv=None):
@@ -80,6 +104,7 @@ def main(argv=None):
     ap.add_argument("--glibc-defaults", action="store_true", help="keep glibc's malloc thresholds (by default freed "
                     "memory is kept for the next step, clara_ref.allocator, as reproduce's workers do)")
     args = ap.parse_args(argv)
+    args.settle = SETTLE if args.threads > 1 else 0.0
     import torch
 
     from clara_ref.allocator import keep_freed_memory
@@ -137,7 +162,14 @@ def _run(args, torch):
         }
         if kind == "cifar10_cnn":
             contenders["products"], cnn_flops = cnn_products(batch, rng)
-        timed = race(contenders, args.repeat)                # interleaved, rotated rounds: benchmarks/_timing.py
+        timed = race(contenders, args.repeat, args.settle)   # interleaved, rotated rounds: benchmarks/_timing.py
+        if kind == "mnist_mlp":
+            # where the MLP step's time goes, in a race of its own (after a torch call on 2 threads, torch's
+            # workers spin for a while: more torch contenders in the steps' race would slow the others)
+            parts = {f"{side} {part}": make(part) for part in ("grad", "update") for side, make in
+                     (("ours", lambda p: _ours(model, cr.adam(1e-3), X, y, part=p)),
+                      ("torch", lambda p: _theirs(kind, X, y, part=p)))}
+            timed.update(race(parts, args.repeat, args.settle))
         rows.append((kind, batch, model.n_params, timed))
     peak = gemm_peak()
     print(f"numpy {np.__version__}, torch {torch.__version__}, {args.threads} thread(s) for NumPy's BLAS and torch "
@@ -162,7 +194,10 @@ def _run(args, torch):
             layers = (784 * 256, 256 * 128, 128 * 10)
             flops = 2 * batch * (3 * sum(layers) - layers[0])
             print(f"{kind} b{batch}: {flops / 1e6:.0f} MFLOP of matrix products per step, "
-                  f"{1e3 * flops / peak / 1e9:.2f} ms at the GEMM peak")
+                  f"{1e3 * flops / peak / 1e9:.2f} ms at the GEMM peak; the gradient alone (loss_and_grad; "
+                  f"torch's zero_grad, forward, backward) {1e3 * timed['ours grad'][0]:.2f} ms against torch's "
+                  f"{1e3 * timed['torch grad'][0]:.2f}, Adam's update alone {1e3 * timed['ours update'][0]:.2f} ms "
+                  f"against torch.optim.Adam's {1e3 * timed['torch update'][0]:.2f}")
         else:
             t = timed["products"][0]
             print(f"{kind}: {cnn_flops / 1e9:.1f} GFLOP of matrix products per step, "

@@ -7,8 +7,9 @@ clara_ref runs in float64 (its default) and in float32 (``train(..., dtype=np.fl
 torch). Both evaluate the full training loss and the test accuracy once per epoch. Freed memory is kept for the
 next step (``clara_ref.allocator``, both sides, as ``reproduce``'s workers run; ``--glibc-defaults`` without).
 Whole runs are the contenders: interleaved, in an order rotated every round, both sides pinned to ``--threads``
-threads; each figure is the minimum of ``--repeat`` rounds with the spread (max / min) beside it, and the machine's
-float32 GEMM peak is in the header (``benchmarks/_timing.py``).
+threads (on more than one, each timed run comes after 0.2 s of untimed runs of the same contender, so that the
+other side's worker threads have gone idle); each figure is the minimum of ``--repeat`` rounds with the spread
+(max / min) beside it, and the machine's float32 GEMM peak is in the header (``benchmarks/_timing.py``).
 Run: ``python benchmarks/mlp_throughput.py [--threads 1] [--glibc-defaults]``.
 """
 
@@ -95,7 +96,8 @@ def main(argv=None):
             acc = {"f64": [], "f32": [], "torch": []}
             timed = race({"f64": ours(ds, sizes, epochs, batch, lr, np.float64, acc["f64"]),
                           "f32": ours(ds, sizes, epochs, batch, lr, np.float32, acc["f32"]),
-                          "torch": theirs(ds, sizes, epochs, batch, lr, acc["torch"])}, args.repeat)
+                          "torch": theirs(ds, sizes, epochs, batch, lr, acc["torch"])}, args.repeat,
+                         settle=0.2 if args.threads > 1 else 0.0)   # the other side's worker threads go idle
             rows.append((label, epochs, timed, acc))
     print(f"numpy {np.__version__}, torch {torch.__version__}; {args.threads} thread(s) for NumPy's BLAS and torch "
           f"({threads_note}); whole runs, minimum of {args.repeat} interleaved rounds in rotated order; float32 "

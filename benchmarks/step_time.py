@@ -1,11 +1,15 @@
-"""Time one optimizer step at n = 1e3, 1e5, 1e6 (float32 and float64), side by side in one run.
+"""Time one optimizer step at n = 1e3, 1e5, 235,146, 1e6 (float32 and float64), side by side in one run.
 
-Compares, per (n, dtype): clara_ref ``adam``; ``clara(adam_direction())`` (its adaptation overhead over adam);
+Compares, per (n, dtype): clara_ref ``adam`` and "adam unsliced", the same update with Adam's lines over the whole
+vector in one pass (from ``clara_ref.directions.ADAM_SLICED_FROM`` entries on, the library runs them a slice at a
+time); ``clara(adam_direction())`` (its adaptation overhead over adam);
 ``sgd`` and ``clara(sgd_direction())``; and ``torch.optim.Adam`` with foreach on and off (if torch is installed),
 and "adam fused": Adam written the way clara_ref wrote it before its reference path became literal (moments in the
 in-place lerp form m + (1-beta1)(g - m), bias corrections folded into the step), which measures what the literal
 equations cost. The contenders are interleaved, in an order rotated every round, both sides pinned to
-``--threads`` threads (threadpoolctl for NumPy's BLAS, ``torch.set_num_threads``); each figure is the minimum over
+``--threads`` threads (threadpoolctl for NumPy's BLAS, ``torch.set_num_threads``; on more than one thread, each
+timed call comes after 0.2 s of untimed calls of the same contender, so that the worker threads of the one before
+have gone idle); each figure is the minimum over
 ``--repeat`` rounds of the mean time of ``steps`` steps, with the spread (max / min) of adam and torch beside it,
 and the machine's float32 GEMM peak is printed in the header (``benchmarks/_timing.py``).
 
@@ -57,18 +61,34 @@ def _plain(run):
 
 
 def _ours(opt, n, dtype):
+    """``steps`` updates from the same start at every call (the arrays are never mutated, so the start is reused):
+    every call does the same work, and the untimed calls of ``race``'s settle cannot carry the rate of the rules on
+    these pure-noise gradients past the range of the floats."""
     rng = np.random.default_rng(0)
-    box = {"theta": rng.standard_normal(n).astype(dtype)}
+    theta0 = rng.standard_normal(n).astype(dtype)
     grads = [rng.standard_normal(n).astype(dtype) for _ in range(4)]
-    box["state"] = opt.init(box["theta"])
+    state0 = opt.init(theta0)
 
     def run(steps):
-        theta, state = box["theta"], box["state"]
+        theta, state = theta0, state0
         for k in range(steps):
             theta, state = opt.update(theta, grads[k % 4], state)
-        box["theta"], box["state"] = theta, state
 
     return run
+
+
+def _unsliced(run):
+    """For this benchmark only: the same Adam with its lines over the whole vector in one pass, never a slice at a
+    time (``clara_ref.directions.ADAM_SLICED_FROM`` out of reach while it runs)."""
+    def whole(steps):
+        saved = cr.directions.ADAM_SLICED_FROM
+        cr.directions.ADAM_SLICED_FROM = float("inf")
+        try:
+            run(steps)
+        finally:
+            cr.directions.ADAM_SLICED_FROM = saved
+
+    return whole
 
 
 class _FusedAdamDirection(cr.directions.AdamDirection):
@@ -114,12 +134,14 @@ def _per_step(run, steps):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000, 100_000, 1_000_000])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000, 100_000, 235_146, 1_000_000],
+                    help="parameter counts [1,000 100,000 235,146 (the MNIST MLP) 1,000,000]")
     ap.add_argument("--repeat", type=int, default=9, help="rounds per contender (minimum reported) [9]")
     ap.add_argument("--threads", type=int, default=1, help="threads for NumPy's BLAS and torch alike [1]")
     ap.add_argument("--check-sizes", type=int, nargs="*", default=[1_000_000],
                     help="sizes of the finite-state check's table (none: skip it)")
     args = ap.parse_args(argv)
+    args.settle = 0.2 if args.threads > 1 else 0.0     # benchmarks/_timing.py: the last call's threads go idle
     try:
         import torch
 
@@ -137,15 +159,16 @@ def main(argv=None):
 
 
 def _step_table(args, have_torch):
-    header = ("n", "dtype", "adam us", "adam fused us", "literal cost", "clara-adam us", "overhead", "sgd us",
-              "clara-sgd us", "overhead", "torch foreach us", "torch loop us", "adam / torch foreach",
-              "spread (max/min) adam, torch foreach")
+    header = ("n", "dtype", "adam us", "adam unsliced us", "adam fused us", "literal cost", "clara-adam us",
+              "overhead", "sgd us", "clara-sgd us", "overhead", "torch foreach us", "torch loop us",
+              "adam / torch foreach", "spread (max/min) adam, torch foreach")
     print(" | ".join(header))
     print("|".join(["---"] * len(header)))
     for n in args.sizes:
         steps = max(20, min(2000, 20_000_000 // (n * 10)))
         for dtype in (np.float32, np.float64):
             contenders = {"adam": _ours(cr.adam(1e-3), n, dtype),
+                          "adam-unsliced": _unsliced(_ours(cr.adam(1e-3), n, dtype)),
                           "adam-fused": _ours(cr.constant.ConstantRate(_FusedAdamDirection(), 1e-3), n, dtype),
                           "clara-adam": _ours(cr.clara(cr.adam_direction(), 1e-3), n, dtype),
                           "sgd": _ours(cr.sgd(1e-3), n, dtype),
@@ -153,14 +176,15 @@ def _step_table(args, have_torch):
             if have_torch:
                 contenders["torch-foreach"] = _torch(n, dtype, True)
                 contenders["torch-loop"] = _torch(n, dtype, False)
-            timed = race({k: _per_step(run, steps) for k, run in contenders.items()}, args.repeat)
+            timed = race({k: _per_step(run, steps) for k, run in contenders.items()}, args.repeat, args.settle)
             t = {k: best / steps for k, (best, _) in timed.items()}
             tcols = (f"{t['torch-foreach'] * 1e6:.1f}", f"{t['torch-loop'] * 1e6:.1f}",
                      f"{t['adam'] / t['torch-foreach']:.2f}x",
                      f"{timed['adam'][1]:.2f}, {timed['torch-foreach'][1]:.2f}") if have_torch else \
                 ("-", "-", "-", f"{timed['adam'][1]:.2f}, -")
-            print(" | ".join((f"{n:.0e}", np.dtype(dtype).name, f"{t['adam'] * 1e6:.1f}",
-                              f"{t['adam-fused'] * 1e6:.1f}", f"{(t['adam'] / t['adam-fused'] - 1) * 100:+.0f}%",
+            print(" | ".join((f"{n:,}", np.dtype(dtype).name, f"{t['adam'] * 1e6:.1f}",
+                              f"{t['adam-unsliced'] * 1e6:.1f}", f"{t['adam-fused'] * 1e6:.1f}",
+                              f"{(t['adam'] / t['adam-fused'] - 1) * 100:+.0f}%",
                               f"{t['clara-adam'] * 1e6:.1f}",
                               f"{(t['clara-adam'] / t['adam'] - 1) * 100:+.0f}%", f"{t['sgd'] * 1e6:.1f}",
                               f"{t['clara-sgd'] * 1e6:.1f}", f"{(t['clara-sgd'] / t['sgd'] - 1) * 100:+.0f}%") + tcols))
@@ -181,7 +205,7 @@ def _check_table(args):
             for name, make in makers.items():
                 contenders[(name, True)] = _per_step(_ours(make(), n, dtype), steps)
                 contenders[(name, False)] = _per_step(_plain(_ours(make(), n, dtype)), steps)
-            timed = race(contenders, args.repeat)
+            timed = race(contenders, args.repeat, args.settle)
             for name in makers:
                 (on, s_on), (off, s_off) = timed[(name, True)], timed[(name, False)]
                 print(" | ".join((f"{n:.0e}", np.dtype(dtype).name, name, f"{on / steps * 1e6:.1f}",

@@ -84,8 +84,9 @@ def main(argv=None):
 
     n = sum(math.prod(s) for s in SHAPES)
     with pinned(args.threads):                           # benchmarks/_timing.py: both sides on the same threads
-        steps = race(_step_contenders(torch, args.device), args.repeat)
-        epochs = race(_epoch_contenders(args.device), args.epoch_repeat)
+        settle = 0.2 if args.threads > 1 else 0.0          # let the last call's worker threads go idle
+        steps = race(_step_contenders(torch, args.device), args.repeat, settle)
+        epochs = race(_epoch_contenders(args.device), args.epoch_repeat, settle)
         peak = gemm_peak()
     print(f"torch {torch.__version__}, numpy {np.__version__}, device {args.device}, {args.threads} thread(s) "
           f"each, float32; minimum of {args.repeat} (steps) and {args.epoch_repeat} (epochs) interleaved rounds in "

@@ -37,8 +37,10 @@ im2col copied runs of W values into a stride of H W, col2im added 9 strided pass
 each image was its own product. Channels-last, the input gradient is 9 products, one per offset, each landing in
 contiguous memory and added into a shifted window, and pooled layers take the max before the relu (the two
 commute), so the relu and its mask touch a quarter of the values. The gradients equal torch's autograd to 1e-10
-in float64 (tests/test_cnn.py), as before; the CIFAR-10 step went from 2.03x torch's time to 1.5x on 1 thread,
-and from 2.73x to 1.5x on 2.
+in float64 (tests/test_cnn.py), as before; the CIFAR-10 step went from 2.03x torch's time to 1.49x on 1 thread
+(docs/benchmarks/image_step_time.txt; 2.0x on 2 threads). The same script times the step's matrix products alone:
+on 1 thread they take about torch's whole step, NumPy's OpenBLAS running these thin products at about 60% of its
+square-matrix rate.
 """
 
 from __future__ import annotations

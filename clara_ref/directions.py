@@ -60,9 +60,10 @@ __all__ = ["Direction", "SGDDirection", "AdamDirection", "SGDDirectionState", "A
 
 #: entries per slice when the Adam direction runs its lines over a long NumPy vector a slice at a time (32,768:
 #: 128 KiB in float32, 256 KiB in float64, so that the dozen arrays of one slice fit a core's L2 cache), from
-#: ADAM_SLICED_FROM entries on. Measured on this project's machine (one update, minimum of 300): 1e6 entries
-#: 4.3 -> 3.1 ms in float32, 8.1 -> 7.3 ms in float64; 235,146 (the MNIST MLP) 0.84 -> 0.71 ms; at 1e5 slicing
-#: cost more than it saved (0.27 -> 0.33 ms in float32): the calls of the extra slices outweigh the cache
+#: ADAM_SLICED_FROM entries on. benchmarks/step_time.py races it against the unsliced update
+#: (docs/benchmarks/step_time.txt, 1 thread): 21% and 5% faster at 1e6 entries in float32 and float64, 9% and 6% at
+#: 235,146 (the MNIST MLP); at 1e5 a first trial cost more than it saved (the calls of the extra slices outweigh the
+#: cache), hence the threshold
 ADAM_SLICE = 32_768
 ADAM_SLICED_FROM = 6 * ADAM_SLICE
 
