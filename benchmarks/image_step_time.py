@@ -4,8 +4,9 @@ PyTorch CPU step (nn.Linear/nn.Conv2d/nn.MaxPool2d, CrossEntropyLoss, autograd, 
 Workloads, on generated data of the real shapes (random pixels in [-1, 1] and labels; the timing does not depend
 on the values): the MNIST MLP 784-256-128-10 (235,146 parameters) at minibatches of 128 and 32 (``--mlp-batches``)
 and the CIFAR-10 CNN (2,193,226 parameters) at 128, float32 on both sides (the paper's precision). A step is the
-forward pass, the loss, the backward pass and the optimizer update: Adam (clara_ref's literal one), and for
-clara_ref also Adam-CLARA (per-tensor blocks, d = 1e-3). The contenders are interleaved, in an order rotated every
+forward pass, the loss, the backward pass and the optimizer update: Adam (clara_ref's literal one, the reference),
+and for clara_ref also the fused form of the same Adam (``adam(..., fused=True)``, equal up to float rounding) and
+Adam-CLARA (per-tensor blocks, d = 1e-3, literal). The contenders are interleaved, in an order rotated every
 round, both sides pinned to ``--threads`` threads (threadpoolctl for NumPy's BLAS, ``torch.set_num_threads``);
 each figure is the minimum of ``--repeat`` steps after one warm-up, with the spread (max / min) beside it
 (``benchmarks/_timing.py``; on more than one thread each timed step comes after SETTLE seconds of untimed steps
@@ -101,6 +102,7 @@ def main(argv=None):
     ap.add_argument("--mlp-batches", type=int, nargs="+", default=[128, 32], help="MNIST MLP minibatch sizes "
                     "[128 32]; the CNN's is 128")
     ap.add_argument("--threads", type=int, default=1, help="threads for NumPy's BLAS and torch alike [1]")
+    ap.add_argument("--no-cnn", action="store_true", help="the MNIST MLP only (a quick look)")
     ap.add_argument("--glibc-defaults", action="store_true", help="keep glibc's malloc thresholds (by default freed "
                     "memory is kept for the next step, clara_ref.allocator, as reproduce's workers do)")
     args = ap.parse_args(argv)
@@ -151,12 +153,14 @@ def _run(args, torch):
     rng = np.random.default_rng(0)
     rows = []
     workloads = [("mnist_mlp", b, cr.models.mlp((784, 256, 128, 10), init="torch"), 784) for b in args.mlp_batches]
-    workloads.append(("cifar10_cnn", 128, cr.models.paper_cnn(), 3072))
+    if not args.no_cnn:
+        workloads.append(("cifar10_cnn", 128, cr.models.paper_cnn(), 3072))
     for kind, batch, model, width in workloads:
         X = rng.uniform(-1, 1, (batch, width)).astype(np.float32)
         y = rng.integers(0, 10, batch)
         contenders = {
             "adam": _ours(model, cr.adam(1e-3), X, y),
+            "adam-fused": _ours(model, cr.adam(1e-3, fused=True), X, y),
             "adam-clara": _ours(model, cr.clara(cr.adam_direction(), 1e-3, blocks=model.block_sizes), X, y),
             "torch": _theirs(kind, X, y),
         }
@@ -169,6 +173,7 @@ def _run(args, torch):
             parts = {f"{side} {part}": make(part) for part in ("grad", "update") for side, make in
                      (("ours", lambda p: _ours(model, cr.adam(1e-3), X, y, part=p)),
                       ("torch", lambda p: _theirs(kind, X, y, part=p)))}
+            parts["ours fused update"] = _ours(model, cr.adam(1e-3, fused=True), X, y, part="update")
             timed.update(race(parts, args.repeat, args.settle))
         rows.append((kind, batch, model.n_params, timed))
     peak = gemm_peak()
@@ -177,16 +182,17 @@ def _run(args, torch):
           f"rotated order; float32 GEMM peak {peak:.0f} GFLOP/s; freed memory kept (clara_ref.allocator): "
           f"{'yes' if args.kept else 'no'}")
     print()
-    print("workload | batch | parameters | clara_ref adam ms | clara_ref adam-clara ms | torch adam ms | "
-          "clara_ref adam / torch | clara_ref adam-clara / torch | spread (max/min) adam, adam-clara, torch")
-    print("---|---|---|---|---|---|---|---|---")
+    print("workload | batch | parameters | clara_ref adam ms | clara_ref adam-fused ms | clara_ref adam-clara ms | "
+          "torch adam ms | clara_ref adam / torch | clara_ref adam-fused / torch | clara_ref adam-clara / torch | "
+          "spread (max/min) adam, adam-fused, adam-clara, torch")
+    print("---|---|---|---|---|---|---|---|---|---|---")
     for kind, batch, n, timed in rows:
         best = {k: t for k, (t, _) in timed.items()}
         spread = {k: sp for k, (_, sp) in timed.items()}
-        print(f"{kind} | {batch} | {n:,} | {1e3 * best['adam']:.2f} | {1e3 * best['adam-clara']:.2f} | "
-              f"{1e3 * best['torch']:.2f} | {best['adam'] / best['torch']:.2f}x | "
-              f"{best['adam-clara'] / best['torch']:.2f}x | {spread['adam']:.2f}, {spread['adam-clara']:.2f}, "
-              f"{spread['torch']:.2f}")
+        print(f"{kind} | {batch} | {n:,} | {1e3 * best['adam']:.2f} | {1e3 * best['adam-fused']:.2f} | "
+              f"{1e3 * best['adam-clara']:.2f} | {1e3 * best['torch']:.2f} | {best['adam'] / best['torch']:.2f}x | "
+              f"{best['adam-fused'] / best['torch']:.2f}x | {best['adam-clara'] / best['torch']:.2f}x | "
+              f"{spread['adam']:.2f}, {spread['adam-fused']:.2f}, {spread['adam-clara']:.2f}, {spread['torch']:.2f}")
     print()
     for kind, batch, _, timed in rows:
         if kind == "mnist_mlp":
@@ -197,7 +203,8 @@ def _run(args, torch):
                   f"{1e3 * flops / peak / 1e9:.2f} ms at the GEMM peak; the gradient alone (loss_and_grad; "
                   f"torch's zero_grad, forward, backward) {1e3 * timed['ours grad'][0]:.2f} ms against torch's "
                   f"{1e3 * timed['torch grad'][0]:.2f}, Adam's update alone {1e3 * timed['ours update'][0]:.2f} ms "
-                  f"against torch.optim.Adam's {1e3 * timed['torch update'][0]:.2f}")
+                  f"(fused {1e3 * timed['ours fused update'][0]:.2f}) against torch.optim.Adam's "
+                  f"{1e3 * timed['torch update'][0]:.2f}")
         else:
             t = timed["products"][0]
             print(f"{kind}: {cnn_flops / 1e9:.1f} GFLOP of matrix products per step, "

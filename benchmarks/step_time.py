@@ -1,12 +1,14 @@
-"""Time one optimizer step at n = 1e3, 1e5, 235,146, 1e6 (float32 and float64), side by side in one run.
+"""Time one optimizer step at n = 1e3, 1e5, 235,146, 1e6, 2,193,226 (float32 and float64), side by side in one run.
 
-Compares, per (n, dtype): clara_ref ``adam`` and "adam unsliced", the same update with Adam's lines over the whole
-vector in one pass (from ``clara_ref.directions.ADAM_SLICED_FROM`` entries on, the library runs them a slice at a
-time); ``clara(adam_direction())`` (its adaptation overhead over adam);
-``sgd`` and ``clara(sgd_direction())``; and ``torch.optim.Adam`` with foreach on and off (if torch is installed),
-and "adam fused": Adam written the way clara_ref wrote it before its reference path became literal (moments in the
-in-place lerp form m + (1-beta1)(g - m), bias corrections folded into the step), which measures what the literal
-equations cost. The contenders are interleaved, in an order rotated every round, both sides pinned to
+Compares, per (n, dtype): clara_ref ``adam`` (literal, the default), "adam unsliced" and "adam sliced", the same
+update with Adam's lines forced over the whole vector in one pass or a slice of ``ADAM_SLICE`` entries at a time
+(the library chooses by the length and by whether freed memory is kept: ``clara_ref.directions._sliced_from``), and
+"adam fused" (``adam(..., fused=True)``: the bias corrections folded into the step, the form beside the literal
+one, whose ratio is the "literal cost" column); ``clara(adam_direction())`` (its adaptation overhead over adam);
+``sgd`` and ``clara(sgd_direction())``; and ``torch.optim.Adam`` with foreach on and off (if torch is installed).
+Freed memory is kept for the next step (``clara_ref.allocator.keep_freed_memory``, as ``reproduce``'s workers
+run); ``--glibc-defaults`` measures with glibc's own thresholds, where every fresh whole-vector array of a long
+vector comes from fresh pages. The contenders are interleaved, in an order rotated every round, both sides pinned to
 ``--threads`` threads (threadpoolctl for NumPy's BLAS, ``torch.set_num_threads``; on more than one thread, each
 timed call comes after 0.2 s of untimed calls of the same contender, so that the worker threads of the one before
 have gone idle); each figure is the minimum over
@@ -77,38 +79,18 @@ def _ours(opt, n, dtype):
     return run
 
 
-def _unsliced(run):
-    """For this benchmark only: the same Adam with its lines over the whole vector in one pass, never a slice at a
-    time (``clara_ref.directions.ADAM_SLICED_FROM`` out of reach while it runs)."""
-    def whole(steps):
-        saved = cr.directions.ADAM_SLICED_FROM
-        cr.directions.ADAM_SLICED_FROM = float("inf")
+def _forced(run, start):
+    """For this benchmark only: the same Adam with its lines run a slice at a time from ``start`` entries on
+    (``clara_ref.directions._sliced_from`` replaced while it runs): inf for one pass, 0 for slices at every length."""
+    def forced(steps):
+        saved = cr.directions._sliced_from
+        cr.directions._sliced_from = lambda: start
         try:
             run(steps)
         finally:
-            cr.directions.ADAM_SLICED_FROM = saved
+            cr.directions._sliced_from = saved
 
-    return whole
-
-
-class _FusedAdamDirection(cr.directions.AdamDirection):
-    """For this benchmark only: Adam with fewer passes over memory and the equations hidden (the old form)."""
-
-    def propose(self, theta, g, state):
-        t = state.t + 1
-        m = g - state.m
-        m *= 1.0 - self.beta1
-        m += state.m
-        v = g * g
-        v -= state.v
-        v *= 1.0 - self.beta2
-        v += state.v
-        s = np.sqrt(v)
-        s *= 1.0 / np.sqrt(1.0 - self.beta2**t)
-        s += self.eps
-        s = m / s
-        s *= 1.0 / (1.0 - self.beta1**t)
-        return s, cr.directions.AdamDirectionState(t=t, m=m, v=v)
+    return forced
 
 
 def _torch(n, dtype, foreach):
@@ -134,14 +116,20 @@ def _per_step(run, steps):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000, 100_000, 235_146, 1_000_000],
-                    help="parameter counts [1,000 100,000 235,146 (the MNIST MLP) 1,000,000]")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000, 100_000, 235_146, 1_000_000, 2_193_226],
+                    help="parameter counts [1,000 100,000 235,146 (the MNIST MLP) 1,000,000 2,193,226 (the CIFAR-10 "
+                    "CNN)]")
     ap.add_argument("--repeat", type=int, default=9, help="rounds per contender (minimum reported) [9]")
     ap.add_argument("--threads", type=int, default=1, help="threads for NumPy's BLAS and torch alike [1]")
     ap.add_argument("--check-sizes", type=int, nargs="*", default=[1_000_000],
                     help="sizes of the finite-state check's table (none: skip it)")
+    ap.add_argument("--glibc-defaults", action="store_true", help="keep glibc's malloc thresholds (by default freed "
+                    "memory is kept for the next step, clara_ref.allocator, as reproduce's workers do)")
     args = ap.parse_args(argv)
     args.settle = 0.2 if args.threads > 1 else 0.0     # benchmarks/_timing.py: the last call's threads go idle
+    from clara_ref.allocator import keep_freed_memory
+
+    kept = False if args.glibc_defaults else keep_freed_memory()
     try:
         import torch
 
@@ -152,14 +140,16 @@ def main(argv=None):
         peak = gemm_peak()
         print(f"numpy {np.__version__}" + (f", torch {torch.__version__}" if have_torch else ", torch not installed")
               + f"; {args.threads} thread(s) ({torch_threads()}); per-step minimum of {args.repeat} interleaved "
-              f"rounds in rotated order; float32 GEMM peak {peak:.0f} GFLOP/s")
+              f"rounds in rotated order; float32 GEMM peak {peak:.0f} GFLOP/s; freed memory kept "
+              f"(clara_ref.allocator): {'yes' if kept else 'no'}")
         _step_table(args, have_torch)
         if args.check_sizes:
             _check_table(args)
 
 
 def _step_table(args, have_torch):
-    header = ("n", "dtype", "adam us", "adam unsliced us", "adam fused us", "literal cost", "clara-adam us",
+    header = ("n", "dtype", "adam us", "adam unsliced us", "adam sliced us", "adam fused us", "literal cost",
+              "clara-adam us",
               "overhead", "sgd us", "clara-sgd us", "overhead", "torch foreach us", "torch loop us",
               "adam / torch foreach", "spread (max/min) adam, torch foreach")
     print(" | ".join(header))
@@ -168,8 +158,9 @@ def _step_table(args, have_torch):
         steps = max(20, min(2000, 20_000_000 // (n * 10)))
         for dtype in (np.float32, np.float64):
             contenders = {"adam": _ours(cr.adam(1e-3), n, dtype),
-                          "adam-unsliced": _unsliced(_ours(cr.adam(1e-3), n, dtype)),
-                          "adam-fused": _ours(cr.constant.ConstantRate(_FusedAdamDirection(), 1e-3), n, dtype),
+                          "adam-unsliced": _forced(_ours(cr.adam(1e-3), n, dtype), float("inf")),
+                          "adam-sliced": _forced(_ours(cr.adam(1e-3), n, dtype), 0),
+                          "adam-fused": _ours(cr.adam(1e-3, fused=True), n, dtype),
                           "clara-adam": _ours(cr.clara(cr.adam_direction(), 1e-3), n, dtype),
                           "sgd": _ours(cr.sgd(1e-3), n, dtype),
                           "clara-sgd": _ours(cr.clara(cr.sgd_direction(), 1e-3), n, dtype)}
@@ -183,7 +174,8 @@ def _step_table(args, have_torch):
                      f"{timed['adam'][1]:.2f}, {timed['torch-foreach'][1]:.2f}") if have_torch else \
                 ("-", "-", "-", f"{timed['adam'][1]:.2f}, -")
             print(" | ".join((f"{n:,}", np.dtype(dtype).name, f"{t['adam'] * 1e6:.1f}",
-                              f"{t['adam-unsliced'] * 1e6:.1f}", f"{t['adam-fused'] * 1e6:.1f}",
+                              f"{t['adam-unsliced'] * 1e6:.1f}", f"{t['adam-sliced'] * 1e6:.1f}",
+                              f"{t['adam-fused'] * 1e6:.1f}",
                               f"{(t['adam'] / t['adam-fused'] - 1) * 100:+.0f}%",
                               f"{t['clara-adam'] * 1e6:.1f}",
                               f"{(t['clara-adam'] / t['adam'] - 1) * 100:+.0f}%", f"{t['sgd'] * 1e6:.1f}",

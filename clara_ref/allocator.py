@@ -21,13 +21,25 @@ import ctypes
 import ctypes.util
 import sys
 
-__all__ = ["keep_freed_memory", "M_TRIM_THRESHOLD", "M_MMAP_THRESHOLD"]
+__all__ = ["keep_freed_memory", "freed_memory_kept", "M_TRIM_THRESHOLD", "M_MMAP_THRESHOLD"]
 
 #: glibc's mallopt parameters (malloc.h)
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 #: older glibc refuse an M_MMAP_THRESHOLD above HEAP_MAX_SIZE / 2 = 32 MiB (64-bit): the setting then falls back to it
 _MMAP_MAX = 32 * 1024 * 1024
+#: whether :func:`keep_freed_memory` took effect in this process (clara_ref.directions reads it: Adam slices long
+#: vectors where their fresh arrays would otherwise come from fresh pages)
+_kept = False
+
+
+def freed_memory_kept() -> bool:
+    """Whether :func:`keep_freed_memory` took effect in this process.
+
+    >>> isinstance(freed_memory_kept(), bool)
+    True
+    """
+    return _kept
 
 
 def keep_freed_memory(limit: int = 1 << 30) -> bool:
@@ -50,5 +62,7 @@ def keep_freed_memory(limit: int = 1 << 30) -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    global _kept
     mmap = bool(mallopt(M_MMAP_THRESHOLD, limit)) or bool(mallopt(M_MMAP_THRESHOLD, min(limit, _MMAP_MAX)))
-    return bool(mallopt(M_TRIM_THRESHOLD, limit)) and mmap
+    _kept = bool(mallopt(M_TRIM_THRESHOLD, limit)) and mmap
+    return _kept

@@ -45,6 +45,7 @@ Kingma & Ba, "Adam: A Method for Stochastic Optimization", arXiv 1412.6980, Algo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -53,19 +54,24 @@ import numpy as np
 from . import _validate as V
 from . import reference as R
 from ._backend import Array, array_namespace
+from .allocator import freed_memory_kept
 
-__all__ = ["Direction", "SGDDirection", "AdamDirection", "SGDDirectionState", "AdamDirectionState",
-           "sgd_direction", "adam_direction"]
+__all__ = ["Direction", "SGDDirection", "AdamDirection", "FusedAdamDirection", "SGDDirectionState",
+           "AdamDirectionState", "sgd_direction", "adam_direction"]
 
 
 #: entries per slice when the Adam direction runs its lines over a long NumPy vector a slice at a time (32,768:
 #: 128 KiB in float32, 256 KiB in float64, so that the dozen arrays of one slice fit a core's L2 cache), from
-#: ADAM_SLICED_FROM entries on. benchmarks/step_time.py races it against the unsliced update
-#: (docs/benchmarks/step_time.txt, 1 thread): 21% and 5% faster at 1e6 entries in float32 and float64, 9% and 6% at
-#: 235,146 (the MNIST MLP); at 1e5 a first trial cost more than it saved (the calls of the extra slices outweigh the
-#: cache), hence the threshold
+#: ADAM_SLICED_FROM entries on, or from ADAM_SLICED_FROM_KEPT on where freed memory is kept
+#: (``clara_ref.allocator.keep_freed_memory``, as in ``reproduce``'s workers and the benchmarks).
+#: benchmarks/step_time.py races both forms, with freed memory kept and with glibc's defaults
+#: (docs/benchmarks/step_time.txt). With glibc's defaults every fresh whole-vector array of a long vector comes from
+#: fresh pages of the kernel, and slices (which reuse warm memory) are faster from a few 1e5 entries on; with freed
+#: memory kept, a whole-vector pass reuses warm memory too and wins as long as its arrays fit the L3 cache, and
+#: slices win only beyond it (about 1e6 entries on the 2-core machine of the benchmarks, 16 MiB of L3)
 ADAM_SLICE = 32_768
 ADAM_SLICED_FROM = 6 * ADAM_SLICE
+ADAM_SLICED_FROM_KEPT = 32 * ADAM_SLICE
 
 
 class SGDDirectionState(NamedTuple):
@@ -173,7 +179,7 @@ class AdamDirection(Direction):
         xp = array_namespace(g)
         t = state.t + 1
         g = self.gradient(theta, g)                                      # (E1)
-        if xp is np and len(g.shape) == 1 and g.shape[0] >= ADAM_SLICED_FROM:
+        if xp is np and len(g.shape) == 1 and g.shape[0] >= _sliced_from():
             # A long NumPy vector goes through the same five lines a slice at a time: each line's fresh arrays then
             # stay in the core's cache instead of streaming the whole vector through memory once per line. Every
             # line is elementwise, so the bits are those of one pass (tests/test_directions.py checks it);
@@ -199,6 +205,51 @@ class AdamDirection(Direction):
         return s, m, v
 
 
+@dataclass(frozen=True)
+class FusedAdamDirection(AdamDirection):
+    """Adam's direction in a fused form for training speed: the same s_t as :class:`AdamDirection` in real
+    arithmetic, in fewer passes over memory. Build it with ``adam_direction(..., fused=True)``.
+
+    ::
+
+        m_t <- (1 - beta1) * g;   m_t += beta1 * m_{t-1}                        (E2, into a fresh array)
+        v_t <- g * g;  v_t *= 1 - beta2;   v_t += beta2 * v_{t-1}               (E3, into a fresh array)
+        s_t <- [sqrt(c2) / c1] * m_t / (sqrt(v_t) + eps * sqrt(c2))            (E4-E6 folded)
+               with c1 = 1 - beta1^t, c2 = 1 - beta2^t
+
+    The folding is exact algebra: m_hat / (sqrt(v_hat) + eps) = (m_t / c1) / (sqrt(v_t) / sqrt(c2) + eps), and
+    multiplying numerator and denominator by sqrt(c2) gives the last line (torch.optim.Adam folds the corrections
+    the same way). It saves the two arrays m_hat and v_hat and writes the later operations of each line into the
+    line's own fresh array; the caller's g and the state's m, v are never touched. The result differs from the
+    literal form by float rounding only: tests/test_directions.py runs both in lockstep
+    (``clara_ref.testing.lockstep``, at its rounding-derived tolerances) and benchmarks/step_time.py and
+    benchmarks/image_step_time.py measure the time saved. The literal :class:`AdamDirection` stays the default and
+    the reference; the pure-noise statistics (``null_mean``, ``null_std``) are the same closed forms.
+    """
+
+    name = "adam-fused"
+
+    def _lines(self, xp, t, g, m_prev, v_prev):
+        """(E2)-(E6) folded, on the gradient g (E1 applied) and the previous moments: -> (s, m, v)."""
+        c1, root_c2 = 1.0 - self.beta1**t, math.sqrt(1.0 - self.beta2**t)   # Python floats keep g's dtype
+        m = g * (1.0 - self.beta1)                                       # (E2)
+        m += self.beta1 * m_prev
+        v = g * g                                                        # (E3)
+        v *= 1.0 - self.beta2
+        v += self.beta2 * v_prev
+        s = xp.sqrt(v)                                                   # (E4-E6 folded)
+        s += self.eps * root_c2
+        s = m / s
+        s *= root_c2 / c1
+        return s, m, v
+
+
+def _sliced_from() -> int:
+    """The length from which Adam's lines run a slice at a time (ADAM_SLICED_FROM, or ADAM_SLICED_FROM_KEPT where
+    freed memory is kept)."""
+    return ADAM_SLICED_FROM_KEPT if freed_memory_kept() else ADAM_SLICED_FROM
+
+
 def sgd_direction(weight_decay: float = 0.0) -> SGDDirection:
     """The SGD direction: s_t = g_t + weight_decay * theta (G1, G2 in this module's box).
 
@@ -214,7 +265,7 @@ def sgd_direction(weight_decay: float = 0.0) -> SGDDirection:
 
 
 def adam_direction(beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-                   weight_decay: float = 0.0) -> AdamDirection:
+                   weight_decay: float = 0.0, *, fused: bool = False) -> AdamDirection:
     """The Adam direction s_t = m_hat / (sqrt(v_hat) + eps) (E1-E6 in this module's box).
 
     Symbols: ``beta1, beta2`` = torch's ``betas``; ``eps`` outside the root; ``weight_decay`` = coupled L2.
@@ -225,6 +276,9 @@ def adam_direction(beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
     every clara_ref optimizer refuses such an update with a ``NonFiniteStateError`` that names eps = 0, and the
     training loops report it as a divergence (tests/test_directions.py).
 
+    ``fused=True`` gives :class:`FusedAdamDirection`: the same direction, folded into fewer passes over memory for
+    training speed (equal to this literal form up to float rounding, checked in lockstep by the tests).
+
     On the first step m_hat = g and v_hat = g^2, so s_1 = g / (|g| + eps), about sign(g):
 
     >>> import numpy as np
@@ -233,4 +287,7 @@ def adam_direction(beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
     >>> np.round(s, 6).tolist(), st.t
     ([1.0, -1.0], 1)
     """
-    return AdamDirection(beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)
+    if not isinstance(fused, bool):
+        raise ValueError(f"fused must be True or False, got {fused!r}")
+    kind = FusedAdamDirection if fused else AdamDirection
+    return kind(beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay)

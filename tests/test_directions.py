@@ -61,27 +61,41 @@ def test_adam_moves_by_eta_times_the_direction_and_weight_decay_is_coupled():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_a_long_vector_goes_through_adam_a_slice_at_a_time_with_the_bits_of_one_pass(dtype):
+@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize("kept", [False, True])
+def test_a_long_vector_goes_through_adam_a_slice_at_a_time_with_the_bits_of_one_pass(dtype, kept, fused, monkeypatch):
     """Adam's lines are elementwise, so running them a slice of ADAM_SLICE entries at a time (the NumPy path for
-    long vectors) gives the bits of one pass over the whole vector: equal, not close. The length leaves a short
-    last slice; weight decay and a few steps exercise every line; the caller's arrays stay as they were."""
-    n = cr.directions.ADAM_SLICED_FROM + 12_345
+    long vectors) gives the bits of one pass over the whole vector: equal, not close. The slicing starts at
+    ADAM_SLICED_FROM entries, or at ADAM_SLICED_FROM_KEPT where freed memory is kept (both set here, whatever this
+    process did before), and a vector one entry shorter goes in one pass: the calls of the lines are counted. The
+    length leaves a short last slice; weight decay and a few steps exercise every line; the caller's arrays stay as
+    they were."""
+    monkeypatch.setattr(cr.allocator, "_kept", kept)
+    start = cr.directions.ADAM_SLICED_FROM_KEPT if kept else cr.directions.ADAM_SLICED_FROM
+    n = start + 12_345
     assert n % cr.directions.ADAM_SLICE
     rng = np.random.default_rng(11)
-    d = cr.adam_direction(0.8, 0.99, 1e-6, weight_decay=0.1)
+    d = cr.adam_direction(0.8, 0.99, 1e-6, weight_decay=0.1, fused=fused)
+    calls = []
+    lines = type(d)._lines
+    monkeypatch.setattr(type(d), "_lines", lambda self, *a: calls.append(a[2].shape[0]) or lines(self, *a))
     theta = rng.standard_normal(n).astype(dtype)
     state = whole = d.init(theta)
     for _ in range(3):
         g = rng.standard_normal(n).astype(dtype)
         old, g_before, m_before = state, g.copy(), state.m.copy()
         s, state = d.propose(theta, g, state)
-        s_one, m_one, v_one = d._lines(np, whole.t + 1, d.gradient(theta, g), whole.m, whole.v)
+        assert calls == [cr.directions.ADAM_SLICE] * (n // cr.directions.ADAM_SLICE) + [n % cr.directions.ADAM_SLICE]
+        calls.clear()
+        s_one, m_one, v_one = lines(d, np, whole.t + 1, d.gradient(theta, g), whole.m, whole.v)
         whole = cr.directions.AdamDirectionState(whole.t + 1, m_one, v_one)
         for ours, one_pass in ((s, s_one), (state.m, m_one), (state.v, v_one)):
             assert ours.dtype == dtype
             np.testing.assert_array_equal(ours, one_pass)
         np.testing.assert_array_equal(g, g_before)
         np.testing.assert_array_equal(old.m, m_before)          # the state passed in is not overwritten
+    d.propose(theta[:start - 1], g[:start - 1], d.init(theta[:start - 1]))
+    assert calls == [start - 1]
 
 
 def test_sgd_direction_by_hand():
