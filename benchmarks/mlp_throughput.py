@@ -4,7 +4,10 @@
 Workloads: softmax regression on iris and digits (100 epochs, batch 128, Adam 1e-2) and the digits MLP 64-128-64-10
 (batch 128 and batch 32, ``--mlp-epochs`` epochs each, Adam 1e-3). torch runs in float32 (its default);
 clara_ref runs in float64 (its default) and in float32 (``train(..., dtype=np.float32)``, the same precision as
-torch). Both evaluate the full training loss and the test accuracy once per epoch. Freed memory is kept for the
+torch), and in float32 with Adam's fused form (``adam(lr, fused=True)``). Both evaluate the full training loss
+and the test accuracy once per epoch. Raced with them, "products alone" runs every matrix product of the float32
+run in its shapes and nothing else: torch's time over it bounds the speed-up any NumPy run of the same products can
+show. Freed memory is kept for the
 next step (``clara_ref.allocator``, both sides, as ``reproduce``'s workers run; ``--glibc-defaults`` without).
 Whole runs are the contenders: interleaved, in an order rotated every round, both sides pinned to ``--threads``
 threads (on more than one, each timed run comes after 0.2 s of untimed runs of the same contender, so that the
@@ -23,15 +26,45 @@ from _timing import gemm_peak, pinned, race, torch_threads
 import clara_ref as cr
 
 
-def ours(dataset, sizes, epochs, batch, lr, dtype, acc):
+def ours(dataset, sizes, epochs, batch, lr, dtype, acc, fused=False):
     """A contender: one whole clara_ref training run (data loaded once, outside the timed call); the last test
-    accuracy goes to ``acc``."""
+    accuracy goes to ``acc``. ``fused``: Adam's fused form (``adam(lr, fused=True)``) instead of the literal one."""
     data = cr.data.load(dataset, seed=0)
     model = cr.models.mlp(sizes) if len(sizes) > 2 else cr.models.softmax_regression(*sizes)
 
     def run():
-        acc.append(cr.train(model, cr.adam(lr), data, epochs=epochs, batch_size=batch, seed=0,
+        acc.append(cr.train(model, cr.adam(lr, fused=fused), data, epochs=epochs, batch_size=batch, seed=0,
                             dtype=dtype).test_accuracy[-1])
+
+    return run
+
+
+def products(dataset, sizes, epochs, batch):
+    """A contender: every matrix product of one clara_ref float32 run in its shapes, on random values, and nothing
+    else: per minibatch (the last one shorter) each layer's forward product, its weight gradient and, for all but
+    the first layer, its input gradient (clara_ref.layers); per epoch, and once before training, the forward
+    products on the whole training and test sets (the recorded loss and accuracy). Its time is what the run would
+    take if everything else were free: the floor below which no speed-up can take clara_ref's run."""
+    X, _, Xt, _ = cr.data.load(dataset, seed=0)
+    rng = np.random.default_rng(0)
+
+    def shapes(rows, backward):
+        out = []
+        for k, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+            x, w, dz = (rng.standard_normal(s).astype(np.float32) for s in ((rows, a), (a, b), (rows, b)))
+            out.append((x, w))
+            if backward:
+                out += [(x.T, dz)] + ([(dz, w.T)] if k else [])
+        return out
+
+    full, last = divmod(X.shape[0], batch)
+    epoch = [p for rows in [batch] * full + ([last] if last else []) for p in shapes(rows, True)]
+    evaluation = shapes(X.shape[0], False) + shapes(Xt.shape[0], False)
+    work = evaluation + (epoch + evaluation) * epochs
+
+    def run():
+        for x, w in work:
+            x @ w
 
     return run
 
@@ -94,8 +127,11 @@ def main(argv=None):
         peak, threads_note = gemm_peak(), torch_threads()
         for label, ds, sizes, epochs, batch, lr in work:
             acc = {"f64": [], "f32": [], "torch": []}
+            acc["fused"] = []
             timed = race({"f64": ours(ds, sizes, epochs, batch, lr, np.float64, acc["f64"]),
                           "f32": ours(ds, sizes, epochs, batch, lr, np.float32, acc["f32"]),
+                          "fused": ours(ds, sizes, epochs, batch, lr, np.float32, acc["fused"], fused=True),
+                          "products": products(ds, sizes, epochs, batch),
                           "torch": theirs(ds, sizes, epochs, batch, lr, acc["torch"])}, args.repeat,
                          settle=0.2 if args.threads > 1 else 0.0)   # the other side's worker threads go idle
             rows.append((label, epochs, timed, acc))
@@ -103,13 +139,20 @@ def main(argv=None):
           f"({threads_note}); whole runs, minimum of {args.repeat} interleaved rounds in rotated order; float32 "
           f"GEMM peak {peak:.0f} GFLOP/s; freed memory kept (clara_ref.allocator): {'yes' if kept else 'no'}")
     print()
-    print("workload | epochs | clara_ref f64 s | clara_ref f32 s | torch f32 s | speed-up f64 | speed-up f32 | "
-          "spread (max/min) f64, f32, torch | acc ours f64 | acc torch")
-    print("---|---|---|---|---|---|---|---|---|---")
+    print("workload | epochs | clara_ref f64 s | clara_ref f32 s | clara_ref f32 fused s | torch f32 s | "
+          "speed-up f64 | speed-up f32 | speed-up f32 fused | products alone s | speed-up at that floor | "
+          "spread (max/min) f64, f32, fused, torch | acc ours f64 | acc torch")
+    print("---|---|---|---|---|---|---|---|---|---|---|---|---|---")
     for label, epochs, timed, acc in rows:
-        (a, sa), (a32, s32), (b, sb) = timed["f64"], timed["f32"], timed["torch"]
-        print(f"{label} | {epochs} | {a:.3f} | {a32:.3f} | {b:.3f} | {b / a:.1f}x | {b / a32:.1f}x | "
-              f"{sa:.2f}, {s32:.2f}, {sb:.2f} | {acc['f64'][-1]:.3f} | {acc['torch'][-1]:.3f}")
+        (a, sa), (a32, s32), (af, sf), (b, sb) = timed["f64"], timed["f32"], timed["fused"], timed["torch"]
+        floor = timed["products"][0]
+        print(f"{label} | {epochs} | {a:.3f} | {a32:.3f} | {af:.3f} | {b:.3f} | {b / a:.1f}x | {b / a32:.1f}x | "
+              f"{b / af:.1f}x | {floor:.3f} | {b / floor:.1f}x | {sa:.2f}, {s32:.2f}, {sf:.2f}, {sb:.2f} | "
+              f"{acc['f64'][-1]:.3f} | {acc['torch'][-1]:.3f}")
+    print()
+    print("products alone: every matrix product of the clara_ref float32 run in its shapes and nothing else (the "
+          "training steps and the per-epoch evaluations); torch's time over it is the largest speed-up any NumPy "
+          "run that computes the same products can show")
 
 
 if __name__ == "__main__":

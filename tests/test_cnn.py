@@ -156,9 +156,11 @@ def test_convolution_and_its_gradients_by_definition_without_torch():
     """The forward pass equals the convolution summed by its definition; the backward pass is its adjoint: the
     convolution is linear in x and in w, so <dz, z - bias> = <dx, x> = <dw, w> and dbias = the sum of dz over
     pixels. All are float64 sums of a few thousand products of standard normals: 1e-12 relative is 10^3 times
-    the rounding bound."""
+    the rounding bound. The batch spans three chunks of the input gradient (C.CHUNK images each, the last one
+    short), and dx is pinned entry by entry in the first and the last."""
     rng = np.random.default_rng(9)
-    x, w, b = rng.standard_normal((3, 6, 4, 5)), rng.standard_normal((7, 5, 3, 3)), rng.standard_normal(7)
+    batch = 2 * C.CHUNK + 3
+    x, w, b = rng.standard_normal((batch, 6, 4, 5)), rng.standard_normal((7, 5, 3, 3)), rng.standard_normal(7)
     z, cols = C.conv3x3_forward(x, w, b)
     np.testing.assert_allclose(z, _conv_by_definition(x, w, b), rtol=1e-12, atol=1e-12)
     dz = rng.standard_normal(z.shape)
@@ -168,9 +170,11 @@ def test_convolution_and_its_gradients_by_definition_without_torch():
     assert abs(np.sum(dw * w) - inner) <= 1e-12 * np.sum(np.abs(dz * (z - b)))
     np.testing.assert_allclose(db, dz.sum(axis=(0, 1, 2)), rtol=1e-12)
     # the adjoint identity holds for any direction, so it also pins dx entry by entry: perturb one input pixel
-    e = np.zeros_like(x)
-    e[1, 2, 3, 4] = 1.0
-    assert abs(np.sum(dz * (C.conv3x3_forward(e, w, np.zeros(7))[0])) - dx[1, 2, 3, 4]) <= 1e-12 * np.abs(dz).sum()
+    for pixel in ((1, 2, 3, 4), (batch - 1, 0, 0, 0), (batch - 2, 5, 3, 2)):
+        e = np.zeros_like(x)
+        e[pixel] = 1.0
+        response = np.sum(dz * (C.conv3x3_forward(e, w, np.zeros(7))[0]))
+        assert abs(response - dx[pixel]) <= 1e-12 * np.abs(dz).sum()
 
 
 def test_the_numpy_fast_im2col_equals_the_array_api_stack():
