@@ -62,13 +62,14 @@ __all__ = ["Direction", "SGDDirection", "AdamDirection", "FusedAdamDirection", "
 
 #: entries per slice when the Adam direction runs its lines over a long NumPy vector a slice at a time (32,768:
 #: 128 KiB in float32, 256 KiB in float64, so that the dozen arrays of one slice fit a core's L2 cache), from
-#: ADAM_SLICED_FROM entries on, or from ADAM_SLICED_FROM_KEPT on where freed memory is kept
-#: (``clara_ref.allocator.keep_freed_memory``, as in ``reproduce``'s workers and the benchmarks).
-#: benchmarks/step_time.py races both forms, with freed memory kept and with glibc's defaults
-#: (docs/benchmarks/step_time.txt). With glibc's defaults every fresh whole-vector array of a long vector comes from
-#: fresh pages of the kernel, and slices (which reuse warm memory) are faster from a few 1e5 entries on; with freed
-#: memory kept, a whole-vector pass reuses warm memory too and wins as long as its arrays fit the L3 cache, and
-#: slices win only beyond it (about 1e6 entries on the 2-core machine of the benchmarks, 16 MiB of L3)
+#: ADAM_SLICED_FROM_KEPT entries on where freed memory is kept (``clara_ref.allocator.keep_freed_memory``, as in
+#: ``reproduce``'s workers and the benchmarks), from ADAM_SLICED_FROM on otherwise. benchmarks/step_time.py races
+#: both forms (docs/benchmarks/step_time.txt, float32, 1 thread). With freed memory kept, a whole-vector pass reuses
+#: warm memory and wins while its arrays fit the L3 cache (235,146 entries: 618 us against 921 sliced; 1e6: 4,933
+#: against 5,243), and slices win beyond it (2,193,226: 11,797 against 14,022), hence 2^20. With glibc's defaults a
+#: fresh whole-vector array may come from fresh pages of the kernel, depending on the thresholds the process's
+#: earlier allocations left: at 235,146 entries slices measured 9% faster in one run and 27% slower in another,
+#: from 1e6 on they win in every run
 ADAM_SLICE = 32_768
 ADAM_SLICED_FROM = 6 * ADAM_SLICE
 ADAM_SLICED_FROM_KEPT = 32 * ADAM_SLICE
@@ -214,16 +215,18 @@ class FusedAdamDirection(AdamDirection):
 
         m_t <- (1 - beta1) * g;   m_t += beta1 * m_{t-1}                        (E2, into a fresh array)
         v_t <- g * g;  v_t *= 1 - beta2;   v_t += beta2 * v_{t-1}               (E3, into a fresh array)
-        s_t <- [sqrt(c2) / c1] * m_t / (sqrt(v_t) + eps * sqrt(c2))            (E4-E6 folded)
+        s_t <- [sqrt(c2) / c1] * m_t / (sqrt(v_t) + eps * sqrt(c2))            (E4-E6, folded)
                with c1 = 1 - beta1^t, c2 = 1 - beta2^t
 
     The folding is exact algebra: m_hat / (sqrt(v_hat) + eps) = (m_t / c1) / (sqrt(v_t) / sqrt(c2) + eps), and
-    multiplying numerator and denominator by sqrt(c2) gives the last line (torch.optim.Adam folds the corrections
-    the same way). It saves the two arrays m_hat and v_hat and writes the later operations of each line into the
-    line's own fresh array; the caller's g and the state's m, v are never touched. The result differs from the
-    literal form by float rounding only: tests/test_directions.py runs both in lockstep
-    (``clara_ref.testing.lockstep``, at its rounding-derived tolerances) and benchmarks/step_time.py and
-    benchmarks/image_step_time.py measure the time saved. The literal :class:`AdamDirection` stays the default and
+    multiplying numerator and denominator by sqrt(c2) gives the last line. Kingma & Ba (arXiv 1412.6980, Sec. 2)
+    note this reordering with a constant eps-hat in place of eps sqrt(c2), which changes what eps means early on;
+    scaling eps by sqrt(c2) keeps the literal form's eps exactly. It saves the two arrays m_hat and v_hat and
+    writes the later operations of each line into the line's own fresh array; the caller's g and the state's m, v
+    are never touched. m_t and v_t are the literal form's bits (the same products and sums in the same order), s_t
+    differs by float rounding only: tests/test_fused_adam.py runs both in lockstep (``clara_ref.testing.lockstep``,
+    at its rounding-derived tolerances), and benchmarks/step_time.py, image_step_time.py and mlp_throughput.py
+    measure the time saved. The literal :class:`AdamDirection` stays the default and
     the reference; the pure-noise statistics (``null_mean``, ``null_std``) are the same closed forms.
     """
 
@@ -237,7 +240,7 @@ class FusedAdamDirection(AdamDirection):
         v = g * g                                                        # (E3)
         v *= 1.0 - self.beta2
         v += self.beta2 * v_prev
-        s = xp.sqrt(v)                                                   # (E4-E6 folded)
+        s = xp.sqrt(v)                                                   # (E4-E6), folded
         s += self.eps * root_c2
         s = m / s
         s *= root_c2 / c1
