@@ -107,3 +107,20 @@ def test_a_squared_gradient_that_overflows_is_refused_in_the_fused_form_too():
         warnings.simplefilter("ignore", RuntimeWarning)      # numpy reports the overflow of g * g
         with pytest.raises(cr.NonFiniteStateError, match=r"g\*\*2"):
             opt.update(np.zeros(2), np.array([1e300, 1.0]), opt.init(np.zeros(2)))
+
+
+def test_a_fused_state_saves_and_resumes_and_names_its_form(tmp_path):
+    """A checkpoint of the fused form records its name: it resumes into the fused optimizer bit for bit and is
+    refused by the literal one (another optimizer, by name), like any other mismatch of hyperparameters."""
+    fused, literal = cr.adam(1e-2, fused=True), cr.adam(1e-2)
+    rng = np.random.default_rng(5)
+    theta, state = np.zeros(4), fused.init(np.zeros(4))
+    for _ in range(3):
+        theta, state = fused.update(theta, rng.standard_normal(4), state)
+    path = tmp_path / "fused.npz"
+    cr.checkpoint.save_state(path, state, optimizer=fused)
+    back = cr.checkpoint.load_state(path, optimizer=fused)
+    g = rng.standard_normal(4)
+    np.testing.assert_array_equal(fused.update(theta, g, back)[0], fused.update(theta, g, state)[0])
+    with pytest.raises(ValueError, match="adam-fused"):
+        cr.checkpoint.load_state(path, optimizer=literal)
