@@ -63,9 +63,9 @@ _OFFSETS = tuple((i, j) for i in range(3) for j in range(3))
 
 #: images per pass of a convolution's input gradient (N5): the nine products of 8 CIFAR-10 images and the padded
 #: window they are added into (a few MB) stay in cache, where the whole batch's stream through memory nine times.
-#: Measured on the paper's CNN (conv2 and conv3, batch 128, float32, one thread, freed memory kept): 129 -> 91 ms
-#: and 97 -> 71 ms for the input gradient, with 4 to 16 images alike and 32 slower; benchmarks/image_step_time.py
-#: measures the whole step
+#: benchmarks/conv_input_grad.py races the choices (docs/benchmarks/conv_input_grad.txt: the backward pass of the
+#: paper's conv2 went from 222 to 175 ms with the whole batch against 8 images, 1 thread, conv3's from 169 to 133;
+#: 4 and 16 images about alike, 32 little better than 128); benchmarks/image_step_time.py measures the whole step
 CHUNK = 8
 
 
