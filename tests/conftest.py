@@ -17,6 +17,7 @@ def all_optimizers():
     return [
         ("sgd", lambda: cr.sgd(0.05)),
         ("adam", lambda: cr.adam(0.05, weight_decay=0.01)),
+        ("adam_fused", lambda: cr.adam(0.05, weight_decay=0.01, fused=True)),
         ("clara_sgd", lambda: cr.clara(cr.sgd_direction(), 0.05, d=0.5)),
         ("clara_adam_unit_blocks", lambda: cr.clara(cr.adam_direction(), 0.05, d=0.3, move="unit", blocks=(3, 5))),
         ("clara_adam_transient", lambda: cr.clara(cr.adam_direction(), 0.05, d="auto", transient=True)),
