@@ -5,7 +5,7 @@
   the last one left) hit all of them alike; each is reported by its minimum (the run least disturbed by the rest of
   the machine) and its spread (max / min). On more than one thread the scripts let each contender run untimed
   for a moment before its timed call, so that the worker threads of the contender before have gone idle
-  (``settle``).
+  (``settle``; ``settle_for(threads)`` gives the scripts' choice).
 - ``pinned``: NumPy's BLAS (threadpoolctl) and torch (``torch.set_num_threads``, when torch is installed) run on the
   same number of threads.
 - ``gemm_peak``: the machine's float32 matrix-product rate on the current threads, printed beside the figures so
@@ -18,6 +18,20 @@ import contextlib
 import time
 
 import numpy as np
+
+
+#: seconds of untimed calls of a contender before each of its timed calls on more than one thread (``race``)
+SETTLE = 0.2
+
+
+def settle_for(threads: int) -> float:
+    """The ``settle`` of ``race`` for a run on ``threads`` threads: SETTLE on more than one, else none (a single
+    thread leaves no workers spinning).
+
+    >>> settle_for(1), settle_for(2)
+    (0.0, 0.2)
+    """
+    return SETTLE if threads > 1 else 0.0
 
 
 def race(contenders: dict, repeat: int, settle: float = 0.0) -> dict:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from _timing import gemm_peak, pinned, race
+from _timing import gemm_peak, pinned, race, settle_for
 
 from clara_ref import cnn
 from clara_ref.allocator import keep_freed_memory
@@ -57,7 +57,7 @@ def main(argv=None):
         rows = []
         for name, (shape, out) in LAYERS.items():
             timed = race({c: contender(shape, out, c, rng) for c in args.chunks}, args.repeat,
-                         0.2 if args.threads > 1 else 0.0)
+                         settle_for(args.threads))
             rows.append((name, shape, out, timed))
     print(f"numpy {np.__version__}; {args.threads} thread(s); float32, batch 128, minimum of {args.repeat} calls "
           f"interleaved in rotated order; float32 GEMM peak {peak:.0f} GFLOP/s; freed memory kept "

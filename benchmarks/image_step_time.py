@@ -9,13 +9,13 @@ and for clara_ref also the fused form of the same Adam (``adam(..., fused=True)`
 Adam-CLARA (per-tensor blocks, d = 1e-3, literal). The contenders are interleaved, in an order rotated every
 round, both sides pinned to ``--threads`` threads (threadpoolctl for NumPy's BLAS, ``torch.set_num_threads``);
 each figure is the minimum of ``--repeat`` steps after one warm-up, with the spread (max / min) beside it
-(``benchmarks/_timing.py``; on more than one thread each timed step comes after SETTLE seconds of untimed steps
-of the same contender, by which the worker threads of the contender before have gone idle). Freed memory is kept
-for the next step by ``clara_ref.allocator.keep_freed_memory``, for both sides, as ``reproduce``'s workers run
-(``--glibc-defaults`` measures without it). The machine's float32 GEMM peak (the best of a few 2048^3 products)
-is printed with each workload's FLOP count; for the MLP, in a race of their own, the gradient and the Adam update
-alone on each side; and, raced with the CNN's contenders, every matrix product of clara_ref's CNN step in its own
-shapes (``cnn_products``): what the step would cost if everything else were free, so a reader sees the distance
+(``benchmarks/_timing.py``; on more than one thread each timed step comes after 0.2 s (``_timing.SETTLE``) of
+untimed steps of the same contender, by which the worker threads of the contender before have gone idle). Freed
+memory is kept for the next step by ``clara_ref.allocator.keep_freed_memory``, for both sides, as ``reproduce``'s
+workers run (``--glibc-defaults`` measures without it). The machine's float32 GEMM peak (the best of a few 2048^3
+products) is printed with each workload's FLOP count; for the MLP, in a race of their own, the gradient and the Adam
+update alone on each side; and, raced with the CNN's contenders, every matrix product of clara_ref's CNN step in its
+own shapes (``cnn_products``): what the step would cost if everything else were free, so a reader sees the distance
 to the limit.
 
 Run: ``python benchmarks/image_step_time.py [--repeat 7] [--threads 1]``.
@@ -27,13 +27,9 @@ import argparse
 import math
 
 import numpy as np
-from _timing import gemm_peak, pinned, race
+from _timing import gemm_peak, pinned, race, settle_for
 
 import clara_ref as cr
-
-
-#: seconds of untimed steps before each timed one on more than one thread (benchmarks/_timing.py's ``settle``)
-SETTLE = 0.2
 
 
 def _ours(model, optimizer, X, y, seed=0, part="step"):
@@ -106,7 +102,7 @@ def main(argv=None):
     ap.add_argument("--glibc-defaults", action="store_true", help="keep glibc's malloc thresholds (by default freed "
                     "memory is kept for the next step, clara_ref.allocator, as reproduce's workers do)")
     args = ap.parse_args(argv)
-    args.settle = SETTLE if args.threads > 1 else 0.0
+    args.settle = settle_for(args.threads)
     import torch
 
     from clara_ref.allocator import keep_freed_memory

@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from _timing import gemm_peak, pinned, race, torch_threads
+from _timing import gemm_peak, pinned, race, settle_for, torch_threads
 
 import clara_ref as cr
 
@@ -133,7 +133,7 @@ def main(argv=None):
                           "fused": ours(ds, sizes, epochs, batch, lr, np.float32, acc["fused"], fused=True),
                           "products": products(ds, sizes, epochs, batch),
                           "torch": theirs(ds, sizes, epochs, batch, lr, acc["torch"])}, args.repeat,
-                         settle=0.2 if args.threads > 1 else 0.0)   # the other side's worker threads go idle
+                         settle=settle_for(args.threads))   # the other side's worker threads go idle
             rows.append((label, epochs, timed, acc))
     print(f"numpy {np.__version__}, torch {torch.__version__}; {args.threads} thread(s) for NumPy's BLAS and torch "
           f"({threads_note}); whole runs, minimum of {args.repeat} interleaved rounds in rotated order; float32 "

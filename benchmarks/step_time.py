@@ -29,7 +29,7 @@ import contextlib
 import importlib
 
 import numpy as np
-from _timing import gemm_peak, pinned, race, torch_threads
+from _timing import gemm_peak, pinned, race, settle_for, torch_threads
 
 import clara_ref as cr
 
@@ -126,7 +126,7 @@ def main(argv=None):
     ap.add_argument("--glibc-defaults", action="store_true", help="keep glibc's malloc thresholds (by default freed "
                     "memory is kept for the next step, clara_ref.allocator, as reproduce's workers do)")
     args = ap.parse_args(argv)
-    args.settle = 0.2 if args.threads > 1 else 0.0     # benchmarks/_timing.py: the last call's threads go idle
+    args.settle = settle_for(args.threads)            # benchmarks/_timing.py: the last call's threads go idle
     from clara_ref.allocator import keep_freed_memory
 
     kept = False if args.glibc_defaults else keep_freed_memory()

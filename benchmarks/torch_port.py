@@ -24,7 +24,7 @@ import argparse
 import math
 
 import numpy as np
-from _timing import gemm_peak, pinned, race
+from _timing import gemm_peak, pinned, race, settle_for
 
 #: the tensors of an MLP 784-1024-188-10: 998,430 parameters
 SHAPES = ((784, 1024), (1024,), (1024, 188), (188,), (188, 10), (10,))
@@ -84,7 +84,7 @@ def main(argv=None):
 
     n = sum(math.prod(s) for s in SHAPES)
     with pinned(args.threads):                           # benchmarks/_timing.py: both sides on the same threads
-        settle = 0.2 if args.threads > 1 else 0.0          # let the last call's worker threads go idle
+        settle = settle_for(args.threads)                 # let the last call's worker threads go idle
         steps = race(_step_contenders(torch, args.device), args.repeat, settle)
         epochs = race(_epoch_contenders(args.device), args.epoch_repeat, settle)
         peak = gemm_peak()
