@@ -116,6 +116,12 @@ def minibatches(X, y, batch_size: int, rng: np.random.Generator):
             raise TypeError(f"{name} must be an array with one row per sample, got {type(a).__name__}")
     if X.shape[0] != y.shape[0]:
         raise ValueError(f"X and y must have the same number of rows, got {X.shape[0]} and {y.shape[0]}")
+    return _batches(X, y, batch_size, rng)
+
+
+def _batches(X, y, batch_size: int, rng: np.random.Generator):
+    """:func:`minibatches` on arguments already checked (``clara_ref.training.train`` checks them once per run,
+    not once per epoch): the same permutation drawn from ``rng``, so the same batches."""
     order = rng.permutation(len(y))
     for start in range(0, len(y), batch_size):
         idx = order[start:start + batch_size]

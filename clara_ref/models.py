@@ -120,6 +120,11 @@ class Model:
     def loss(self, theta, X, y) -> float:
         """Mean softmax cross-entropy over the batch (forward pass only, M1-M2)."""
         X, y = self._check_data(X, y)
+        return self.loss_checked(theta, X, y)
+
+    def loss_checked(self, theta, X, y) -> float:
+        """:meth:`loss` on data already checked (as :meth:`loss_and_grad_checked`): ``clara_ref.training.train``
+        records the full training loss every epoch on the set its first call to :meth:`loss` checked."""
         return _softmax_xent(np, self._forward(theta, X), y, grad=False)[0]
 
     def predict(self, theta, X) -> np.ndarray:
@@ -129,7 +134,12 @@ class Model:
     def accuracy(self, theta, X, y) -> float:
         """Fraction of correctly classified rows."""
         X, y = self._check_data(X, y)
-        return float(np.mean(self.predict(theta, X) == y))
+        return self.accuracy_checked(theta, X, y)
+
+    def accuracy_checked(self, theta, X, y) -> float:
+        """:meth:`accuracy` on data already checked (``train`` records the test accuracy every epoch on the set
+        its first call to :meth:`accuracy` checked)."""
+        return float(np.mean(np.argmax(self._forward(theta, X), axis=1) == y))
 
 
 def _sizes(sizes):
