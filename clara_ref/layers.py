@@ -77,17 +77,21 @@ def _softmax_cross_entropy_numpy(logits, y, grad=True):
     """The same lines for NumPy arrays, with array methods and fancy indexing instead of the namespace's functions:
     the same operations in the same order, so the same bits (tests/test_models.py), at half the cost per call on
     a minibatch (the namespace's wrappers cost more than the arithmetic on 32 x 10 logits). The one-hot row is
-    subtracted as 1 at (i, y_i) alone: x - 0 = x exactly elsewhere, so these are the bits of softmax - onehot."""
-    B = logits.shape[0]
-    rows = np.arange(B)
-    shifted = logits - logits.max(axis=1, keepdims=True)
+    subtracted as 1 at (i, y_i) alone: x - 0 = x exactly elsewhere, so these are the bits of softmax - onehot.
+    Entry (i, y_i) is picked as entry i K + y_i of the flattened array: one index array instead of two, the same
+    entries in the same order (a few microseconds less per call on a minibatch). The fresh arrays are made
+    C-ordered whatever the order of ``logits`` (a ufunc's output follows its input's by default), so that the
+    flattened d is a view and the subtraction lands in d."""
+    B, K = logits.shape
+    at_label = np.arange(0, B * K, K) + y                                      # flat index of (i, y_i)
+    shifted = np.subtract(logits, logits.max(axis=1, keepdims=True), order="C")
     e = np.exp(shifted)
     z = e.sum(axis=1, keepdims=True)
-    loss = float(np.log(z).sum() - shifted[rows, y].sum()) / B                  # (M2)
+    loss = float(np.log(z).sum() - shifted.ravel()[at_label].sum()) / B         # (M2)
     if not grad:
         return loss, None
     d = e / z
-    d[rows, y] -= 1.0                                                           # (M3) softmax - onehot(y)
+    d.ravel()[at_label] -= 1.0                                                  # (M3) softmax - onehot(y)
     d *= 1.0 / B
     return loss, d
 

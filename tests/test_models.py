@@ -165,6 +165,55 @@ def test_the_training_loops_unchecked_gradient_is_loss_and_grad_and_bad_data_is_
         cr.train(m, cr.sgd(0.1), (X, np.where(y == 0, 3, y), X, y), epochs=1)
 
 
+def test_softmax_cross_entropy_is_the_formula_in_any_memory_order():
+    """The NumPy path picks (i, y_i) from the flattened arrays; logits in Fortran order, or a strided view, must
+    give the formula's values (scipy's logsumexp and softmax, float64: both sides round at about 1e-16 relative per
+    operation on values of order 40, so 1e-13 absolute is a wide margin) and the very bits of a C-ordered copy."""
+    from scipy.special import logsumexp, softmax
+    rng = np.random.default_rng(7)
+    base = rng.standard_normal((18, 6)) * 40
+    y = rng.integers(0, 6, 9)
+    rows = np.arange(9)
+    for logits in (base[::2], np.asfortranarray(base[::2]), base[::2].T.copy().T, base[::2].copy()):
+        loss, d = cr.models.softmax_cross_entropy(logits, y)
+        want = float(np.mean(logsumexp(logits, axis=1) - logits[rows, y]))
+        onehot = np.zeros_like(logits)
+        onehot[rows, y] = 1.0
+        assert abs(loss - want) < 1e-13
+        np.testing.assert_allclose(d, (softmax(logits, axis=1) - onehot) / 9, rtol=0, atol=1e-15)
+        loss_c, d_c = cr.models.softmax_cross_entropy(np.ascontiguousarray(logits), y)
+        assert loss == loss_c and np.array_equal(d, d_c)
+    assert np.array_equal(logits, base[::2].copy())                  # the caller's logits are not touched
+
+
+def test_the_training_loops_unchecked_loss_and_accuracy_are_the_checked_ones():
+    """train checks its data with its first loss and accuracy and then records every epoch's by loss_checked and
+    accuracy_checked: the same bits as loss and accuracy, and a run with a model that offers neither (a wrapper
+    that passes the public methods on) records the very same numbers."""
+    m = cr.models.mlp((4, 6, 3))
+    rng = np.random.default_rng(6)
+    theta, X, y = m.init(rng), rng.standard_normal((11, 4)), rng.integers(0, 3, 11)
+    assert m.loss(theta, X, y) == m.loss_checked(theta, X, y)
+    assert m.accuracy(theta, X, y) == m.accuracy_checked(theta, X, y)
+
+    class Plain:                                   # the public methods only: every call checks its data
+        def __init__(self, model):
+            self.init, self.loss, self.accuracy = model.init, model.loss, model.accuracy
+            self.loss_and_grad = model.loss_and_grad
+
+    data = cr.data.load("iris", seed=1)
+    iris = cr.models.mlp((4, 5, 3))
+    ours = cr.train(iris, cr.adam(0.02), data, epochs=4, batch_size=16, seed=3)
+    plain = cr.train(Plain(iris), cr.adam(0.02), data, epochs=4, batch_size=16, seed=3)
+    assert ours.train_loss == plain.train_loss and ours.test_accuracy == plain.test_accuracy
+    assert np.array_equal(ours.theta, plain.theta)
+    X_tr, y_tr, X_te, y_te = data                   # the last records are those of the final theta, on their sets
+    assert ours.train_loss[-1] == iris.loss(ours.theta, X_tr, y_tr)
+    assert ours.test_accuracy[-1] == iris.accuracy(ours.theta, X_te, y_te)
+    with pytest.raises(ValueError, match="labels must lie in"):   # a bad test label is refused before any step
+        cr.train(m, cr.sgd(0.1), (X, y, X, np.where(y == 0, 3, y)), epochs=1)
+
+
 def test_the_numpy_paths_compute_the_same_bits_as_the_array_api_path():
     """NumPy arrays take a faster path through softmax_cross_entropy (array methods, fancy indexing) and write the
     MLP's gradient into one buffer; both are the same operations in the same order, so they must give the very
