@@ -101,15 +101,29 @@ def dense_forward(xp, a, Ws, bs) -> list:
 
     On a whole data set (the per-epoch losses and accuracies) a temporary is hundreds of kB, and three per layer
     cost more in page faults than the arithmetic: one fresh array per layer, bias and ReLU in place on it.
+
+    In float32, NumPy takes the ReLU's maximum against a row of zeros instead of the scalar 0: the same
+    ``maximum(z, 0)`` entry by entry (the same bits, NaN passed on, +0 for -0: tests/test_models.py), but NumPy
+    2.4's float32 maximum with a scalar operand does not run the SIMD loop it runs when both operands advance along
+    the row: 2x slower on a 128 x 128 minibatch, 3x on digits' 1,437 training rows. In float64 the scalar is as
+    fast or faster, and stays (``python benchmarks/relu_maximum.py``, docs/benchmarks/relu_maximum.txt).
     """
     acts = [a]
     for l, (W, b) in enumerate(zip(Ws, bs)):
         z = acts[-1] @ W
         z += b                                                         # (M1) z_l = a_{l-1} W_l + b_l
         if l < len(Ws) - 1:
-            z = np.maximum(z, 0.0, out=z) if xp is np else xp.maximum(z, 0.0)   # (M1) a_l = relu(z_l)
+            z = _relu(xp, z)                                           # (M1) a_l = relu(z_l)
         acts.append(z)
     return acts
+
+
+def _relu(xp, z):
+    """relu(z) = max(z, 0), in place on NumPy's fresh ``z`` (see :func:`dense_forward` for the row of zeros)."""
+    if xp is not np:
+        return xp.maximum(z, 0.0)
+    zero = np.zeros(z.shape[-1], z.dtype) if z.dtype == np.float32 else 0.0
+    return np.maximum(z, zero, out=z)
 
 
 def dense_backward(xp, acts, Ws, dz, *, dWs=None, dbs=None, input_grad: bool = False):
