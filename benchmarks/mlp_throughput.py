@@ -7,8 +7,9 @@ clara_ref runs in float64 (its default) and in float32 (``train(..., dtype=np.fl
 torch), and in float32 with Adam's fused form (``adam(lr, fused=True)``). Both evaluate the full training loss
 and the test accuracy once per epoch. Raced with them, "products alone" runs every matrix product of the float32
 run in its shapes and nothing else: torch's time over it bounds the speed-up any NumPy run of the same products can
-show. Freed memory is kept for the
-next step (``clara_ref.allocator``, both sides, as ``reproduce``'s workers run; ``--glibc-defaults`` without).
+show; "products + literal Adam" adds, after each minibatch's products, the literal Adam's whole update (its five
+lines, the move and its checks, which the reference keeps): torch's time over it bounds the speed-up of any run that
+computes the same products and updates with the reference's Adam. Freed memory is kept for the next step (``clara_ref.allocator``, both sides, as ``reproduce``'s workers run; ``--glibc-defaults`` without).
 Whole runs are the contenders: interleaved, in an order rotated every round, both sides pinned to ``--threads``
 threads (on more than one, each timed run comes after 0.2 s of untimed runs of the same contender, so that the
 other side's worker threads have gone idle); each figure is the minimum of ``--repeat`` rounds with the spread
@@ -39,12 +40,16 @@ def ours(dataset, sizes, epochs, batch, lr, dtype, acc, fused=False):
     return run
 
 
-def products(dataset, sizes, epochs, batch):
+def products(dataset, sizes, epochs, batch, lr=None):
     """A contender: every matrix product of one clara_ref float32 run in its shapes, on random values, and nothing
     else: per minibatch (the last one shorter) each layer's forward product, its weight gradient and, for all but
     the first layer, its input gradient (clara_ref.layers); per epoch, and once before training, the forward
     products on the whole training and test sets (the recorded loss and accuracy). Its time is what the run would
-    take if everything else were free: the floor below which no speed-up can take clara_ref's run."""
+    take if everything else were free: the floor below which no speed-up can take clara_ref's run.
+
+    With ``lr``, each minibatch's products are followed by the literal Adam's whole update (``cr.adam(lr)``: its
+    five lines, the move and its checks, which the reference keeps) on a fixed gradient of the model's size: the
+    floor of any run that computes these products and updates with the literal Adam."""
     X, _, Xt, _ = cr.data.load(dataset, seed=0)
     rng = np.random.default_rng(0)
 
@@ -58,13 +63,25 @@ def products(dataset, sizes, epochs, batch):
         return out
 
     full, last = divmod(X.shape[0], batch)
-    epoch = [p for rows in [batch] * full + ([last] if last else []) for p in shapes(rows, True)]
+    steps = [shapes(rows, True) for rows in [batch] * full + ([last] if last else [])]
     evaluation = shapes(X.shape[0], False) + shapes(Xt.shape[0], False)
-    work = evaluation + (epoch + evaluation) * epochs
+    n = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    optimizer = None if lr is None else cr.adam(lr)
+    g = rng.standard_normal(n).astype(np.float32) * 1e-2
 
     def run():
-        for x, w in work:
+        theta = np.zeros(n, np.float32)
+        state = None if optimizer is None else optimizer.init(theta)
+        for x, w in evaluation:
             x @ w
+        for _ in range(epochs):
+            for step in steps:
+                for x, w in step:
+                    x @ w
+                if optimizer is not None:
+                    theta, state = optimizer.update(theta, g, state)
+            for x, w in evaluation:
+                x @ w
 
     return run
 
@@ -132,6 +149,7 @@ def main(argv=None):
                           "f32": ours(ds, sizes, epochs, batch, lr, np.float32, acc["f32"]),
                           "fused": ours(ds, sizes, epochs, batch, lr, np.float32, acc["fused"], fused=True),
                           "products": products(ds, sizes, epochs, batch),
+                          "products+adam": products(ds, sizes, epochs, batch, lr),
                           "torch": theirs(ds, sizes, epochs, batch, lr, acc["torch"])}, args.repeat,
                          settle=settle_for(args.threads))   # the other side's worker threads go idle
             rows.append((label, epochs, timed, acc))
@@ -141,18 +159,22 @@ def main(argv=None):
     print()
     print("workload | epochs | clara_ref f64 s | clara_ref f32 s | clara_ref f32 fused s | torch f32 s | "
           "speed-up f64 | speed-up f32 | speed-up f32 fused | products alone s | speed-up at that floor | "
-          "spread (max/min) f64, f32, fused, torch | acc ours f64 | acc torch")
-    print("---|---|---|---|---|---|---|---|---|---|---|---|---|---")
+          "products + literal Adam s | speed-up at that floor | spread (max/min) f64, f32, fused, torch | "
+          "acc ours f64 | acc torch")
+    print("---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---")
     for label, epochs, timed, acc in rows:
         (a, sa), (a32, s32), (af, sf), (b, sb) = timed["f64"], timed["f32"], timed["fused"], timed["torch"]
-        floor = timed["products"][0]
+        floor, with_adam = timed["products"][0], timed["products+adam"][0]
         print(f"{label} | {epochs} | {a:.3f} | {a32:.3f} | {af:.3f} | {b:.3f} | {b / a:.1f}x | {b / a32:.1f}x | "
-              f"{b / af:.1f}x | {floor:.3f} | {b / floor:.1f}x | {sa:.2f}, {s32:.2f}, {sf:.2f}, {sb:.2f} | "
+              f"{b / af:.1f}x | {floor:.3f} | {b / floor:.1f}x | {with_adam:.3f} | {b / with_adam:.1f}x | "
+              f"{sa:.2f}, {s32:.2f}, {sf:.2f}, {sb:.2f} | "
               f"{acc['f64'][-1]:.3f} | {acc['torch'][-1]:.3f}")
     print()
     print("products alone: every matrix product of the clara_ref float32 run in its shapes and nothing else (the "
           "training steps and the per-epoch evaluations); torch's time over it is the largest speed-up any NumPy "
-          "run that computes the same products can show")
+          "run that computes the same products can show; products + literal Adam: the same products and, after each "
+          "minibatch's, the literal Adam's whole update (its five lines, the move and its checks) on a fixed "
+          "gradient: the largest speed-up any run with these products and the reference's Adam can show")
 
 
 if __name__ == "__main__":
