@@ -64,8 +64,9 @@ _OFFSETS = tuple((i, j) for i in range(3) for j in range(3))
 #: images per pass of a convolution's input gradient (N5): the nine products of 8 CIFAR-10 images and the padded
 #: window they are added into (a few MB) stay in cache, where the whole batch's stream through memory nine times.
 #: benchmarks/conv_input_grad.py races the choices (docs/benchmarks/conv_input_grad.txt: the backward pass of the
-#: paper's conv2 went from 222 to 175 ms with the whole batch against 8 images, 1 thread, conv3's from 169 to 133;
-#: 4 and 16 images about alike, 32 little better than 128); benchmarks/image_step_time.py measures the whole step
+#: paper's conv2 took 158 ms with the whole batch against 140 ms with 8 images, 1 thread, conv3's 139 against 117,
+#: and 222 against 175, 169 against 133 in an earlier run; 4 and 16 images about alike, 32 between 128 and 8);
+#: benchmarks/image_step_time.py measures the whole step
 CHUNK = 8
 
 

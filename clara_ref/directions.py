@@ -64,12 +64,14 @@ __all__ = ["Direction", "SGDDirection", "AdamDirection", "FusedAdamDirection", "
 #: 128 KiB in float32, 256 KiB in float64, so that the dozen arrays of one slice fit a core's L2 cache), from
 #: ADAM_SLICED_FROM_KEPT entries on where freed memory is kept (``clara_ref.allocator.keep_freed_memory``, as in
 #: ``reproduce``'s workers and the benchmarks), from ADAM_SLICED_FROM on otherwise. benchmarks/step_time.py races
-#: both forms (docs/benchmarks/step_time.txt, float32, 1 thread). With freed memory kept, a whole-vector pass reuses
-#: warm memory and wins while its arrays fit the L3 cache (235,146 entries: 618 us against 921 sliced; 1e6: 4,933
-#: against 5,243), and slices win beyond it (2,193,226: 11,797 against 14,022), hence 2^20. With glibc's defaults a
-#: fresh whole-vector array may come from fresh pages of the kernel, depending on the thresholds the process's
-#: earlier allocations left: at 235,146 entries slices measured 9% faster in one run and 27% slower in another,
-#: from 1e6 on they win in every run
+#: both forms (docs/benchmarks/step_time.txt, 1 thread; us, one pass against slices). With freed memory kept, a
+#: whole-vector pass reuses warm memory and wins while its arrays fit the L3 cache (235,146 entries, float32: 456
+#: against 637; 1e6: 2,933 against 3,654, and 618 against 921, 4,933 against 5,243 in an earlier run); at 2,193,226
+#: entries slices won in float64 (17,242 against 19,003) and in an earlier run's float32 (11,797 against 14,022),
+#: while this run's float32 read 7,881 against 8,280, hence 2^20. With glibc's defaults a fresh whole-vector array
+#: may come from fresh pages of the kernel, depending on the thresholds the process's earlier allocations left, and
+#: the race varies from run to run: at 235,146 entries slices measured 9% faster in one run, 27% and 34% slower in
+#: two others; at 1e6 they won in two runs and lost by 9% to 17% in a third
 ADAM_SLICE = 32_768
 ADAM_SLICED_FROM = 6 * ADAM_SLICE
 ADAM_SLICED_FROM_KEPT = 32 * ADAM_SLICE

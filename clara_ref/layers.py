@@ -105,8 +105,10 @@ def dense_forward(xp, a, Ws, bs) -> list:
     In float32, NumPy takes the ReLU's maximum against a row of zeros instead of the scalar 0: the same
     ``maximum(z, 0)`` entry by entry (the same bits, NaN passed on, +0 for -0: tests/test_models.py), but NumPy
     2.4's float32 maximum with a scalar operand does not run the SIMD loop it runs when both operands advance along
-    the row: 2x slower on a 128 x 128 minibatch, 3x on digits' 1,437 training rows. In float64 the scalar is as
-    fast or faster, and stays (``python benchmarks/relu_maximum.py``, docs/benchmarks/relu_maximum.txt).
+    the row: 1.6x to 2.1x slower on a 128 x 128 minibatch and on digits' 1,437 training rows in one run, 2.1x to 3x
+    in another. In float64 neither form wins in every run (the row read 0.7x to 1.0x the scalar's speed in one run,
+    1.0x to 1.5x in another), and the scalar stays (``python benchmarks/relu_maximum.py``,
+    docs/benchmarks/relu_maximum.txt).
     """
     acts = [a]
     for l, (W, b) in enumerate(zip(Ws, bs)):
