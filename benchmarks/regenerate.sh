@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Rerun the timing benchmarks one after another and write their outputs to docs/benchmarks/ (each file: the command
 # after "$ ", then what it printed; a file's runs in the order below). Run from the repository root, on a machine
-# with nothing else running: `bash benchmarks/regenerate.sh [NAME ...]` (names: the files' stems below; none: all).
+# with nothing else running: `bash benchmarks/regenerate.sh [NAME ...]` (names: the files' stems below; none: all),
+# with PYTHON naming the interpreter to use if not `python` (for example PYTHON=.venv/bin/python; torch and
+# threadpoolctl must be installed there: the test extra has both).
 # The preset logs (paper_preset, quick_preset) and harness_tolerances are made by their own commands, not here.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
+if [[ "$PY" == */* ]]; then PY="$(cd "$(dirname "$PY")" && pwd)/$(basename "$PY")"; fi   # the scripts run in benchmarks/
+cd "$(dirname "$0")/.."
 declare -A RUNS=(
   [image_step_time]="image_step_time.py --repeat 7 --threads 1|image_step_time.py --repeat 7 --threads 2"
   [mlp_throughput]="mlp_throughput.py --threads 1|mlp_throughput.py --threads 2"
