@@ -9,7 +9,8 @@ and the test accuracy once per epoch. Raced with them, "products alone" runs eve
 run in its shapes and nothing else: torch's time over it bounds the speed-up any NumPy run of the same products can
 show; "products + literal Adam" adds, after each minibatch's products, the literal Adam's whole update (its five
 lines, the move and its checks, which the reference keeps): torch's time over it bounds the speed-up of any run that
-computes the same products and updates with the reference's Adam. Freed memory is kept for the next step (``clara_ref.allocator``, both sides, as ``reproduce``'s workers run; ``--glibc-defaults`` without).
+computes the same products and updates with the reference's Adam. Freed memory is kept for the next step
+(``clara_ref.allocator``, both sides, as ``reproduce``'s workers run; ``--glibc-defaults`` without).
 Whole runs are the contenders: interleaved, in an order rotated every round, both sides pinned to ``--threads``
 threads (on more than one, each timed run comes after 0.2 s of untimed runs of the same contender, so that the
 other side's worker threads have gone idle); each figure is the minimum of ``--repeat`` rounds with the spread

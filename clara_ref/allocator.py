@@ -8,7 +8,8 @@ threshold lies free there; its dynamic thresholds (128 KB rising to at most 32 M
 temporaries' pages anew. benchmarks/image_step_time.py measures a training step with freed memory kept (its
 default) or not (``--glibc-defaults``): on this project's 2-core machine the CIFAR-10 CNN step (batch 128, float32,
 Adam) went from 585 to 537 ms on one thread and from 474 to 424 ms on two (docs/benchmarks/image_step_time.txt as
-commit 23a6983 left it, and its version before). The numbers computed do not change, only where their memory comes from.
+commit 23a6983 left it, and its version before). The numbers computed do not change, only where their memory comes
+from.
 
 ``reproduce``'s workers call it (they run one run after another and nothing else); a user's own process keeps
 glibc's defaults unless it calls :func:`keep_freed_memory` itself. The cost is memory that stays with the process

@@ -71,7 +71,7 @@ __all__ = ["Direction", "SGDDirection", "AdamDirection", "FusedAdamDirection", "
 #: while this run's float32 read 7,881 against 8,280, hence 2^20. With glibc's defaults a fresh whole-vector array
 #: may come from fresh pages of the kernel, depending on the thresholds the process's earlier allocations left, and
 #: the race varies from run to run: at 235,146 entries slices measured 9% faster in one run, 27% and 34% slower in
-#: two others; at 1e6 they won in two runs and lost by 9% to 17% in a third
+#: two others; at 1e6 they won in the earlier runs and lost by 10% to 17% in this one
 ADAM_SLICE = 32_768
 ADAM_SLICED_FROM = 6 * ADAM_SLICE
 ADAM_SLICED_FROM_KEPT = 32 * ADAM_SLICE
