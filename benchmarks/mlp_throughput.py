@@ -28,11 +28,16 @@ from _timing import gemm_peak, pinned, race, settle_for, torch_threads
 import clara_ref as cr
 
 
+def model_of(sizes):
+    """The clara_ref model of ``sizes``: softmax regression for (inputs, classes), else the ReLU MLP."""
+    return cr.models.mlp(sizes) if len(sizes) > 2 else cr.models.softmax_regression(*sizes)
+
+
 def ours(dataset, sizes, epochs, batch, lr, dtype, acc, fused=False):
     """A contender: one whole clara_ref training run (data loaded once, outside the timed call); the last test
     accuracy goes to ``acc``. ``fused``: Adam's fused form (``adam(lr, fused=True)``) instead of the literal one."""
     data = cr.data.load(dataset, seed=0)
-    model = cr.models.mlp(sizes) if len(sizes) > 2 else cr.models.softmax_regression(*sizes)
+    model = model_of(sizes)
 
     def run():
         acc.append(cr.train(model, cr.adam(lr, fused=fused), data, epochs=epochs, batch_size=batch, seed=0,
@@ -66,7 +71,7 @@ def products(dataset, sizes, epochs, batch, lr=None):
     full, last = divmod(X.shape[0], batch)
     steps = [shapes(rows, True) for rows in [batch] * full + ([last] if last else [])]
     evaluation = shapes(X.shape[0], False) + shapes(Xt.shape[0], False)
-    n = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    n = model_of(sizes).n_params
     optimizer = None if lr is None else cr.adam(lr)
     g = rng.standard_normal(n).astype(np.float32) * 1e-2
 
